@@ -1,0 +1,2 @@
+//! Webhook verify + parse benchmark (being built).
+fn main() {}

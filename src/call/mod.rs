@@ -1,0 +1,1 @@
+//! call (being built).

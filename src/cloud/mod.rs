@@ -1,0 +1,4 @@
+//! Everything Meta: webhook intake (verify challenge, `X-Hub-Signature-256` on the raw body, parse,
+//! dedupe), the typed event model and the Graph API client.
+
+pub mod signature;

@@ -1,0 +1,3 @@
+//! The `callgate` command line.
+#![forbid(unsafe_code)]
+fn main() {}
