@@ -2,3 +2,6 @@
 //! dedupe), the typed event model and the Graph API client.
 
 pub mod signature;
+pub mod events;
+pub mod graph;
+pub mod graph_error;

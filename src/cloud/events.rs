@@ -1,0 +1,1 @@
+//! The typed model of Meta's webhook payloads (being built).

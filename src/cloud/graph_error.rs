@@ -1,0 +1,1 @@
+//! Meta's Graph error codes with operator-facing explanations (being built).
