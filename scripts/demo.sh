@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# The offline demo, from a fresh Debian 12 machine with the Rust toolchain: installs what is
+# missing, builds callgate and runs `callgate demo` on the embedded default configuration
+# (the sandbox stands in for Meta). Exits non-zero when any part of the demo fails.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/deps.sh build
+cargo build --release --locked
+exec target/release/callgate demo "$@"

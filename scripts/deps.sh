@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs what callgate needs on a fresh Debian 12 machine that has the Rust toolchain.
+#   scripts/deps.sh build   system packages to build callgate (cmake for libopus)
+#   scripts/deps.sh test    the above plus everything the test suite drives
+# Idempotent: packages already present are not fetched again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+what=${1:-build}
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+build_pkgs=(cmake pkg-config build-essential)
+test_pkgs=()
+
+pkgs=("${build_pkgs[@]}")
+if [ "$what" = "test" ]; then pkgs+=("${test_pkgs[@]}"); fi
+
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "deps: installing ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [ "$what" = "test" ]; then
+  rustup component add rustfmt clippy >/dev/null 2>&1 || true
+fi

@@ -1,0 +1,208 @@
+//! Configuration: the typed model of `callgate.toml`, its embedded default, and loading with
+//! operator-facing problem reports (file, line and key of every problem).
+//!
+//! Key names are a public contract (`[http] listen`, `[meta] graph_base_url, access_token,
+//! app_secret, verify_token, api_version`, `[[numbers]] phone_number_id, display_phone_number`,
+//! `[api] tokens`, `[store] path`); keep them stable. Any scalar key of a single table can be
+//! overridden from the environment as `CALLGATE_<SECTION>_<KEY>` (see [`env`]).
+
+mod env;
+mod load;
+mod secret;
+mod validate;
+
+pub use load::{ConfigError, ConfigProblem, load_file, load_str};
+pub use secret::Secret;
+
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The annotated default configuration, compiled in: it runs fully offline against the sandbox.
+pub const DEFAULT_CONFIG: &str = include_str!("../../config/callgate.toml");
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Config {
+    /// The HTTP server: Meta's webhooks and the operator API.
+    pub http: HttpConfig,
+    /// Meta's Cloud API: where the Graph API is, and the app's credentials.
+    pub meta: MetaConfig,
+    /// The WhatsApp business numbers this gateway serves.
+    #[serde(default)]
+    pub numbers: Vec<NumberConfig>,
+    /// The operator REST API.
+    #[serde(default)]
+    pub api: ApiConfig,
+    /// Where call records live.
+    #[serde(default)]
+    pub store: StoreConfig,
+    /// Call timing rules.
+    #[serde(default)]
+    pub calls: CallsConfig,
+    /// The built-in stand-in for Meta's Cloud API.
+    #[serde(default)]
+    pub sandbox: SandboxConfig,
+}
+
+/// `[http]`
+#[derive(Debug, Clone, Deserialize)]
+pub struct HttpConfig {
+    /// Address the webhook endpoint (`/webhook`) and the operator API listen on.
+    pub listen: SocketAddr,
+    /// Largest webhook body accepted, in bytes (Meta's maximum is 3 MB).
+    #[serde(default = "default_max_body")]
+    pub max_body_bytes: usize,
+}
+
+fn default_max_body() -> usize {
+    3 * 1024 * 1024
+}
+
+/// `[meta]`
+#[derive(Debug, Clone, Deserialize)]
+pub struct MetaConfig {
+    /// Base URL of the Graph API (`https://graph.facebook.com`, or the sandbox's address).
+    pub graph_base_url: String,
+    /// System-user access token used as `Authorization: Bearer`.
+    pub access_token: Secret,
+    /// The app secret: key of the `X-Hub-Signature-256` HMAC on every webhook.
+    pub app_secret: Secret,
+    /// The token Meta echoes in the subscription handshake (`hub.verify_token`).
+    pub verify_token: Secret,
+    /// Graph API version, e.g. `v23.0`.
+    pub api_version: String,
+    /// Timeout of one Graph request, in seconds.
+    #[serde(default = "default_graph_timeout")]
+    pub request_timeout_s: u64,
+    /// Retries for Graph requests that are safe to repeat.
+    #[serde(default = "default_graph_retries")]
+    pub max_retries: u32,
+}
+
+fn default_graph_timeout() -> u64 {
+    10
+}
+
+fn default_graph_retries() -> u32 {
+    3
+}
+
+/// One `[[numbers]]` entry.
+#[derive(Debug, Clone, Deserialize)]
+pub struct NumberConfig {
+    /// Meta's phone number id (the `{PNID}` in Graph URLs, `metadata.phone_number_id` in webhooks).
+    pub phone_number_id: String,
+    /// The number as people dial it, digits only (e.g. `15550001234`).
+    pub display_phone_number: String,
+}
+
+/// `[api]`
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ApiConfig {
+    /// Bearer tokens accepted by the operator API. Empty: the API answers 401 to everything.
+    #[serde(default)]
+    pub tokens: Vec<Secret>,
+}
+
+/// `[store]`
+#[derive(Debug, Clone, Deserialize)]
+pub struct StoreConfig {
+    /// Path of the SQLite database (created with its directory if missing).
+    pub path: PathBuf,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self {
+            path: PathBuf::from("callgate.db"),
+        }
+    }
+}
+
+/// `[calls]`
+#[derive(Debug, Clone, Deserialize)]
+pub struct CallsConfig {
+    /// Seconds from a user's connect webhook to our accept or reject; Meta's caller gives up
+    /// around 30-60 s.
+    #[serde(default = "default_answer_window")]
+    pub answer_window_s: u64,
+    /// Seconds to ring the PBX before giving up (must be shorter than the answer window).
+    #[serde(default = "default_ring_timeout")]
+    pub pbx_ring_timeout_s: u64,
+}
+
+impl Default for CallsConfig {
+    fn default() -> Self {
+        Self {
+            answer_window_s: default_answer_window(),
+            pbx_ring_timeout_s: default_ring_timeout(),
+        }
+    }
+}
+
+impl CallsConfig {
+    /// The answer window as a duration.
+    pub fn answer_window(&self) -> Duration {
+        Duration::from_secs(self.answer_window_s)
+    }
+}
+
+fn default_answer_window() -> u64 {
+    30
+}
+
+fn default_ring_timeout() -> u64 {
+    25
+}
+
+/// `[sandbox]`
+#[derive(Debug, Clone, Deserialize)]
+pub struct SandboxConfig {
+    /// Run the sandbox Cloud API inside `callgate run` (then `[meta] graph_base_url` must point
+    /// at `[sandbox] listen`).
+    #[serde(default)]
+    pub enabled: bool,
+    /// Address the sandbox's Graph endpoints and control API listen on.
+    #[serde(default = "default_sandbox_listen")]
+    pub listen: SocketAddr,
+    /// Deliver every webhook twice, as Meta sometimes does.
+    #[serde(default)]
+    pub duplicate_deliveries: bool,
+    /// Deliver webhooks out of order (a terminate may beat its connect), as Meta sometimes does.
+    #[serde(default)]
+    pub reorder_deliveries: bool,
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            listen: default_sandbox_listen(),
+            duplicate_deliveries: false,
+            reorder_deliveries: false,
+        }
+    }
+}
+
+fn default_sandbox_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8089))
+}
+
+impl Config {
+    /// The configuration compiled into the binary (the offline demo).
+    pub fn embedded_default() -> Result<Self, ConfigError> {
+        load_str("<embedded default>", DEFAULT_CONFIG, std::env::vars())
+    }
+
+    /// The number entry for a phone number id, if this gateway serves it.
+    pub fn number(&self, phone_number_id: &str) -> Option<&NumberConfig> {
+        self.numbers
+            .iter()
+            .find(|n| n.phone_number_id == phone_number_id)
+    }
+}
+
+#[cfg(test)]
+mod tests;

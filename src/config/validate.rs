@@ -1,0 +1,170 @@
+//! Semantic checks of a configuration that parsed: values that are well-typed but unusable.
+
+use super::Config;
+use super::load::Seg;
+
+fn key(parts: &[&str]) -> Vec<Seg> {
+    parts.iter().map(|p| Seg::Key((*p).to_string())).collect()
+}
+
+fn number_key(i: usize, field: &str) -> Vec<Seg> {
+    vec![
+        Seg::Key("numbers".into()),
+        Seg::Index(i),
+        Seg::Key(field.into()),
+    ]
+}
+
+fn all_digits(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Every semantic problem of `cfg`, as (key path, message).
+pub(super) fn validate(cfg: &Config) -> Vec<(Vec<Seg>, String)> {
+    let mut out = Vec::new();
+    let mut problem = |path: Vec<Seg>, msg: String| out.push((path, msg));
+
+    match url::Url::parse(&cfg.meta.graph_base_url) {
+        Ok(u) if u.scheme() == "https" => {}
+        Ok(u) if u.scheme() == "http" && is_loopback_host(&u) => {}
+        Ok(_) => problem(
+            key(&["meta", "graph_base_url"]),
+            "must be an https:// URL (plain http only to a loopback sandbox)".into(),
+        ),
+        Err(e) => problem(
+            key(&["meta", "graph_base_url"]),
+            format!("not a URL ({e}); Meta's is https://graph.facebook.com"),
+        ),
+    }
+    let v = &cfg.meta.api_version;
+    let version_ok = v
+        .strip_prefix('v')
+        .and_then(|r| r.split_once('.'))
+        .is_some_and(|(a, b)| all_digits(a) && all_digits(b));
+    if !version_ok {
+        problem(
+            key(&["meta", "api_version"]),
+            format!("{v:?} is not a Graph API version like \"v23.0\""),
+        );
+    }
+    for (field, secret) in [
+        ("access_token", &cfg.meta.access_token),
+        ("app_secret", &cfg.meta.app_secret),
+        ("verify_token", &cfg.meta.verify_token),
+    ] {
+        if secret.expose().trim().is_empty() {
+            problem(
+                key(&["meta", field]),
+                format!("is empty: set it here or in CALLGATE_META_{}", field.to_uppercase()),
+            );
+        }
+    }
+    if cfg.meta.request_timeout_s == 0 {
+        problem(
+            key(&["meta", "request_timeout_s"]),
+            "must be at least 1 second".into(),
+        );
+    }
+
+    if cfg.numbers.is_empty() {
+        problem(
+            key(&["numbers"]),
+            "no [[numbers]] entry: add the WhatsApp business numbers this gateway serves".into(),
+        );
+    }
+    for (i, n) in cfg.numbers.iter().enumerate() {
+        if !all_digits(&n.phone_number_id) {
+            problem(
+                number_key(i, "phone_number_id"),
+                format!(
+                    "{:?} is not a Meta phone number id (digits only, shown in WhatsApp Manager)",
+                    n.phone_number_id
+                ),
+            );
+        }
+        if !all_digits(n.display_phone_number.trim_start_matches('+')) {
+            problem(
+                number_key(i, "display_phone_number"),
+                format!(
+                    "{:?} is not a phone number in international form (digits, optional leading +)",
+                    n.display_phone_number
+                ),
+            );
+        }
+        if cfg.numbers[..i]
+            .iter()
+            .any(|m| m.phone_number_id == n.phone_number_id)
+        {
+            problem(
+                number_key(i, "phone_number_id"),
+                "appears twice in [[numbers]]".into(),
+            );
+        }
+    }
+
+    for (i, t) in cfg.api.tokens.iter().enumerate() {
+        if t.expose().len() < 16 {
+            problem(
+                vec![Seg::Key("api".into()), Seg::Key("tokens".into()), Seg::Index(i)],
+                "operator API tokens must be at least 16 characters long".into(),
+            );
+        }
+    }
+
+    if cfg.store.path.as_os_str().is_empty() {
+        problem(key(&["store", "path"]), "is empty".into());
+    }
+
+    let c = &cfg.calls;
+    if !(5..=120).contains(&c.answer_window_s) {
+        problem(
+            key(&["calls", "answer_window_s"]),
+            "must be between 5 and 120 seconds (Meta's caller gives up after about 30-60 s)".into(),
+        );
+    }
+    if c.pbx_ring_timeout_s == 0 || c.pbx_ring_timeout_s >= c.answer_window_s {
+        problem(
+            key(&["calls", "pbx_ring_timeout_s"]),
+            format!(
+                "must be at least 1 and shorter than calls.answer_window_s ({} s), so the caller \
+                 is rejected cleanly before Meta gives up",
+                c.answer_window_s
+            ),
+        );
+    }
+    if cfg.http.max_body_bytes < 1024 {
+        problem(
+            key(&["http", "max_body_bytes"]),
+            "must be at least 1024 (Meta sends up to 3 MB)".into(),
+        );
+    }
+
+    if cfg.sandbox.enabled {
+        let expected = format!("http://{}", cfg.sandbox.listen);
+        if cfg.meta.graph_base_url.trim_end_matches('/') != expected {
+            problem(
+                key(&["meta", "graph_base_url"]),
+                format!(
+                    "[sandbox] enabled = true, so this must be the sandbox's address {expected:?} \
+                     (or set [sandbox] enabled = false to talk to Meta)"
+                ),
+            );
+        }
+        if cfg.sandbox.listen == cfg.http.listen {
+            problem(
+                key(&["sandbox", "listen"]),
+                "must differ from [http] listen".into(),
+            );
+        }
+    }
+    out
+}
+
+fn is_loopback_host(u: &url::Url) -> bool {
+    match u.host() {
+        Some(url::Host::Domain(d)) => d == "localhost",
+        Some(url::Host::Ipv4(a)) => a.is_loopback(),
+        Some(url::Host::Ipv6(a)) => a.is_loopback(),
+        None => false,
+    }
+}
