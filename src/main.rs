@@ -1,3 +1,113 @@
-//! The `callgate` command line.
+//! The `callgate` command line: `run`, `check-config`, `sandbox`, `demo`.
 #![forbid(unsafe_code)]
-fn main() {}
+
+use callgate::config::{self, Config};
+use callgate::telemetry::{self, LogFormat};
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "callgate", version, about = "WhatsApp Business calling <-> SIP gateway")]
+struct Cli {
+    /// Log format.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the gateway (without --config: the embedded default, which runs offline on the sandbox).
+    Run {
+        /// Configuration file.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Check a configuration file: exit 0 when valid, else print every problem as file:line: key: message.
+    CheckConfig {
+        /// Configuration file.
+        file: PathBuf,
+    },
+    /// Run the sandbox Cloud API (the offline stand-in for Meta) alone.
+    Sandbox {
+        /// Configuration file for credentials and numbers (default: the embedded one).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Where to send webhooks (default: http://<[http] listen>/webhook).
+        #[arg(long)]
+        webhook_url: Option<url::Url>,
+    },
+    /// Run gateway + sandbox on the embedded default, place one simulated call, print a report.
+    Demo,
+}
+
+fn load(path: Option<&PathBuf>) -> Result<Config, config::ConfigError> {
+    match path {
+        Some(p) => config::load_file(p, std::env::vars()),
+        None => Config::embedded_default(),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::CheckConfig { file } => match config::load_file(&file, std::env::vars()) {
+            Ok(_) => {
+                println!("{}: ok", file.display());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                ExitCode::from(2)
+            }
+        },
+        Command::Run { config } => {
+            telemetry::init_logging(cli.log_format);
+            let cfg = match load(config.as_ref()) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("{e}");
+                    return ExitCode::from(2);
+                }
+            };
+            runtime(callgate::gateway::run_until_signal(cfg))
+        }
+        Command::Sandbox {
+            config,
+            webhook_url,
+        } => {
+            telemetry::init_logging(cli.log_format);
+            let cfg = match load(config.as_ref()) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("{e}");
+                    return ExitCode::from(2);
+                }
+            };
+            runtime(callgate::gateway::run_sandbox_until_signal(cfg, webhook_url))
+        }
+        Command::Demo => {
+            telemetry::init_logging(cli.log_format);
+            runtime(callgate::demo::run())
+        }
+    }
+}
+
+fn runtime(fut: impl std::future::Future<Output = anyhow::Result<()>>) -> ExitCode {
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(fut) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("callgate: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -246,3 +246,11 @@ mod tests {
         assert!(msg.contains("upgrade callgate"), "{msg}");
     }
 }
+
+/// Milliseconds since the UNIX epoch from the system clock, for callers that stamp store rows.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
