@@ -1,1 +1,0 @@
-//! The typed model of Meta's webhook payloads (being built).
