@@ -8,7 +8,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "callgate", version, about = "WhatsApp Business calling <-> SIP gateway")]
+#[command(
+    name = "callgate",
+    version,
+    about = "WhatsApp Business calling <-> SIP gateway"
+)]
 struct Cli {
     /// Log format.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
@@ -86,7 +90,10 @@ fn main() -> ExitCode {
                     return ExitCode::from(2);
                 }
             };
-            runtime(callgate::gateway::run_sandbox_until_signal(cfg, webhook_url))
+            runtime(callgate::gateway::run_sandbox_until_signal(
+                cfg,
+                webhook_url,
+            ))
         }
         Command::Demo => {
             telemetry::init_logging(cli.log_format);

@@ -37,11 +37,7 @@ pub fn router(state: ApiState, tokens: ApiTokens, metrics: PrometheusHandle) -> 
             get(move || {
                 let body = metrics.render();
                 async move {
-                    (
-                        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-                        body,
-                    )
-                        .into_response()
+                    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
                 }
             }),
         )
@@ -49,7 +45,11 @@ pub fn router(state: ApiState, tokens: ApiTokens, metrics: PrometheusHandle) -> 
 }
 
 /// A JSON error body: `{"error": code, "message": text}`.
-pub(crate) fn error(status: StatusCode, code: &str, message: impl Into<String>) -> axum::response::Response {
+pub(crate) fn error(
+    status: StatusCode,
+    code: &str,
+    message: impl Into<String>,
+) -> axum::response::Response {
     (
         status,
         axum::Json(serde_json::json!({"error": code, "message": message.into()})),

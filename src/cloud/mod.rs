@@ -1,7 +1,8 @@
 //! Everything Meta: webhook intake (verify challenge, `X-Hub-Signature-256` on the raw body, parse,
 //! dedupe), the typed event model and the Graph API client.
 
-pub mod signature;
 pub mod events;
 pub mod graph;
 pub mod graph_error;
+pub mod signature;
+pub mod webhook;

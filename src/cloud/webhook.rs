@@ -126,7 +126,10 @@ async fn receive(State(ep): State<WebhookEndpoint>, headers: HeaderMap, body: By
         .is_err()
     {
         // Shutting down: the row stays unprocessed and is re-dispatched at the next start.
-        tracing::warn!(inbox_id, "intake stopped; webhook kept in the inbox for the next start");
+        tracing::warn!(
+            inbox_id,
+            "intake stopped; webhook kept in the inbox for the next start"
+        );
     }
     (StatusCode::OK, "EVENT_RECEIVED").into_response()
 }

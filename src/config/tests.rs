@@ -21,7 +21,10 @@ fn problems(text: &str) -> Vec<ConfigProblem> {
 fn embedded_default_config_is_valid_and_runs_on_the_sandbox() {
     let cfg = load_str("default", DEFAULT_CONFIG, no_env()).unwrap();
     assert!(cfg.sandbox.enabled);
-    assert_eq!(cfg.meta.graph_base_url, format!("http://{}", cfg.sandbox.listen));
+    assert_eq!(
+        cfg.meta.graph_base_url,
+        format!("http://{}", cfg.sandbox.listen)
+    );
     assert_eq!(cfg.numbers.len(), 1);
     assert_eq!(cfg.calls.answer_window_s, 30);
 }
@@ -48,7 +51,11 @@ fn unknown_key_inside_numbers_array_names_the_entry() {
     let p = problems(&text);
     assert_eq!(p.len(), 1, "{p:?}");
     assert_eq!(p[0].key, "numbers[0].extension");
-    let line = text.lines().position(|l| l.starts_with("extension")).unwrap() + 1;
+    let line = text
+        .lines()
+        .position(|l| l.starts_with("extension"))
+        .unwrap()
+        + 1;
     assert_eq!(p[0].line, Some(line));
 }
 
@@ -58,7 +65,11 @@ fn wrong_type_is_reported_with_its_key_and_line() {
     let p = problems(&text);
     assert_eq!(p.len(), 1, "{p:?}");
     assert_eq!(p[0].key, "calls.answer_window_s", "{p:?}");
-    let line = text.lines().position(|l| l.starts_with("answer_window_s")).unwrap() + 1;
+    let line = text
+        .lines()
+        .position(|l| l.starts_with("answer_window_s"))
+        .unwrap()
+        + 1;
     assert_eq!(p[0].line, Some(line));
 }
 
@@ -82,7 +93,10 @@ fn missing_required_section_is_named() {
 fn semantic_problems_are_all_reported_at_once() {
     let text = DEFAULT_CONFIG
         .replace("api_version = \"v23.0\"", "api_version = \"23\"")
-        .replace("phone_number_id = \"100000000000001\"", "phone_number_id = \"abc\"")
+        .replace(
+            "phone_number_id = \"100000000000001\"",
+            "phone_number_id = \"abc\"",
+        )
         .replace("pbx_ring_timeout_s = 25", "pbx_ring_timeout_s = 40");
     let p = problems(&text);
     let keys: Vec<_> = p.iter().map(|p| p.key.as_str()).collect();
@@ -151,7 +165,8 @@ fn error_display_lists_file_line_and_key() {
     let err = load_str("my.toml", &text, no_env()).unwrap_err();
     let line = text.lines().position(|l| l.starts_with("bogus")).unwrap() + 1;
     assert!(
-        err.to_string().starts_with(&format!("my.toml:{line}: store.bogus: unknown key")),
+        err.to_string()
+            .starts_with(&format!("my.toml:{line}: store.bogus: unknown key")),
         "{err}"
     );
 }

@@ -55,7 +55,10 @@ pub(super) fn validate(cfg: &Config) -> Vec<(Vec<Seg>, String)> {
         if secret.expose().trim().is_empty() {
             problem(
                 key(&["meta", field]),
-                format!("is empty: set it here or in CALLGATE_META_{}", field.to_uppercase()),
+                format!(
+                    "is empty: set it here or in CALLGATE_META_{}",
+                    field.to_uppercase()
+                ),
             );
         }
     }
@@ -105,7 +108,11 @@ pub(super) fn validate(cfg: &Config) -> Vec<(Vec<Seg>, String)> {
     for (i, t) in cfg.api.tokens.iter().enumerate() {
         if t.expose().len() < 16 {
             problem(
-                vec![Seg::Key("api".into()), Seg::Key("tokens".into()), Seg::Index(i)],
+                vec![
+                    Seg::Key("api".into()),
+                    Seg::Key("tokens".into()),
+                    Seg::Index(i),
+                ],
                 "operator API tokens must be at least 16 characters long".into(),
             );
         }
