@@ -140,6 +140,15 @@ impl Call {
         }
     }
 
+    /// The parameters of a user-initiated call (caller, payloads, offer); `None` for a
+    /// business-initiated one.
+    pub fn user_params(&self) -> Option<&UserCallParams> {
+        match &self.flow {
+            Flow::User(uic) => Some(uic.params()),
+            Flow::Business(_) => None,
+        }
+    }
+
     /// The business phone number id the Graph requests go to.
     pub fn phone_number_id(&self) -> &str {
         match &self.flow {

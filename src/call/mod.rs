@@ -6,9 +6,12 @@
 mod action;
 mod bic;
 mod config;
+mod driver;
 mod input;
 mod machine;
 mod outcome;
+pub mod record;
+mod registry;
 mod teardown;
 mod uic;
 
@@ -24,4 +27,6 @@ pub use input::{
 };
 pub use machine::{Call, CallState};
 pub use outcome::{Direction, EndReason, Outcome, Side, billing_pulses, whole_seconds};
+pub use driver::DriverDeps;
+pub use registry::Registry;
 pub use uic::UserCallParams;

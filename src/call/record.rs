@@ -1,0 +1,206 @@
+//! Writing a call's life into the store: the record created when a call starts, one timeline
+//! entry per [`Step`], the record's step timestamps, and the end ([`Outcome`]).
+//!
+//! Store writes are short single-row statements; they run on the blocking pool so a slow disk
+//! never stalls the call task's timers.
+
+use super::{Call, Direction, EndReason, GraphRequestKind, Outcome, Side, Step, UserCallParams};
+use crate::store::{self, CallEnd, CallRecord, Store, TimelineEvent};
+use serde_json::json;
+
+/// Creates the record of a user-initiated call from its connect webhook.
+pub async fn create_user_call(store: &Store, p: &UserCallParams, business_number: Option<String>) {
+    let mut rec = CallRecord::new(
+        &p.call_id,
+        store::Direction::UserInitiated,
+        &p.phone_number_id,
+        "offered",
+        store::now_ms(),
+    );
+    rec.business_number = business_number;
+    rec.user_wa_id = p.from.clone();
+    rec.user_id = p.from_user_id.clone();
+    rec.cta_payload = p.cta_payload.clone();
+    rec.deeplink_payload = p.deeplink_payload.clone();
+    rec.biz_opaque_callback_data = p.biz_opaque.clone();
+    blocking(store, move |s| s.upsert_call(&rec)).await;
+}
+
+/// Appends `kind` with `detail` to the timeline of `call_id`.
+pub async fn event(store: &Store, call_id: &str, kind: &str, detail: serde_json::Value) {
+    let id = call_id.to_string();
+    let ev = TimelineEvent {
+        at_ms: store::now_ms(),
+        kind: kind.to_string(),
+        detail,
+        outcome: None,
+    };
+    blocking(store, move |s| s.append_event(&id, &ev)).await;
+}
+
+/// Records one step of the machine: a timeline entry, and the matching record timestamp.
+pub(super) async fn step(store: &Store, key: &str, call: &Call, step: &Step) {
+    let (kind, detail) = describe(step);
+    event(store, key, &kind, detail).await;
+    let now = store::now_ms();
+    let state = call.state().name().to_string();
+    let stamp: Option<fn(&mut CallRecord, i64)> = match step {
+        Step::GraphOk(GraphRequestKind::PreAccept) => Some(|r, t| r.pre_accepted_at_ms = Some(t)),
+        Step::GraphOk(GraphRequestKind::Accept) => Some(|r, t| r.accepted_at_ms = Some(t)),
+        Step::PbxRinging { .. } | Step::UserStatus(super::MetaCallStatus::Ringing) => {
+            Some(|r, t| {
+                r.ringing_at_ms.get_or_insert(t);
+            })
+        }
+        Step::Connected => Some(|r, t| r.connected_at_ms = Some(t)),
+        _ => None,
+    };
+    let id = key.to_string();
+    blocking(store, move |s| {
+        let Some(mut rec) = s.get_call(&id)? else {
+            return Ok(());
+        };
+        if rec.ended_at_ms.is_none() {
+            rec.state = state;
+        }
+        if let Some(f) = stamp {
+            f(&mut rec, now);
+        }
+        s.update_call(&rec)
+    })
+    .await;
+}
+
+/// Records the end of a call.
+pub(super) async fn ended(store: &Store, key: &str, o: &Outcome) {
+    let end = CallEnd {
+        ended_at_ms: store::now_ms(),
+        outcome: Some(outcome_code(o).to_string()),
+        end_reason: Some(match &o.reason {
+            EndReason::Denied { reason } => format!("denied: {reason}"),
+            EndReason::MediaFailed { reason } => format!("media_failed: {reason}"),
+            other => reason_code(other).to_string(),
+        }),
+        ended_by: Some(side_code(o.by).to_string()),
+        meta_error_code: o.meta_error_code.map(i64::from),
+        duration_s: None,
+    };
+    event(
+        store,
+        key,
+        "call.ended",
+        json!({"reason": reason_code(&o.reason), "by": side_code(o.by),
+               "meta_error_code": o.meta_error_code, "detail": o.detail}),
+    )
+    .await;
+    let id = key.to_string();
+    blocking(store, move |s| s.end_call(&id, &end).map(|_| ())).await;
+}
+
+/// Stable code of an end reason, for records and metric labels.
+pub fn reason_code(r: &EndReason) -> &'static str {
+    use super::PbxFailure as P;
+    match r {
+        EndReason::HungUp => "hung_up",
+        EndReason::Denied { .. } => "denied",
+        EndReason::PbxFailed(P::Busy) => "pbx_busy",
+        EndReason::PbxFailed(P::Declined) => "pbx_declined",
+        EndReason::PbxFailed(P::NotFound) => "pbx_not_found",
+        EndReason::PbxFailed(P::ServerError(_)) => "pbx_server_error",
+        EndReason::PbxFailed(P::Timeout) => "pbx_no_answer",
+        EndReason::PbxFailed(P::Unreachable) => "pbx_unreachable",
+        EndReason::AnswerWindowExpired => "answer_window_expired",
+        EndReason::NoAnswer => "no_answer",
+        EndReason::Rejected => "rejected",
+        EndReason::MediaFailed { .. } => "media_failed",
+        EndReason::GraphError { .. } => "graph_error",
+        EndReason::MetaFailure => "meta_failure",
+        _ => "other",
+    }
+}
+
+fn outcome_code(o: &Outcome) -> &'static str {
+    match (&o.reason, o.duration.is_some()) {
+        (EndReason::HungUp, true) => "completed",
+        (EndReason::HungUp, false) => "abandoned",
+        (EndReason::Denied { .. }, _) => "denied",
+        (EndReason::Rejected, _) => "rejected",
+        (EndReason::NoAnswer | EndReason::AnswerWindowExpired, _) => "missed",
+        (EndReason::PbxFailed(_), _) if o.direction == Direction::UserInitiated => "rejected",
+        _ => "failed",
+    }
+}
+
+fn side_code(s: Side) -> &'static str {
+    match s {
+        Side::User => "user",
+        Side::Business => "business",
+        Side::Operator => "operator",
+        Side::Gateway => "callgate",
+        Side::Meta => "meta",
+    }
+}
+
+fn describe(step: &Step) -> (String, serde_json::Value) {
+    match step {
+        Step::PolicyChecked { allowed, reason } => (
+            "policy.decision".into(),
+            json!({"allowed": allowed, "reason": reason}),
+        ),
+        Step::GraphOk(k) => (
+            format!("graph.{}", k.as_str()),
+            json!({"outcome": "ok"}),
+        ),
+        Step::GraphFailed {
+            request,
+            code,
+            message,
+        } => (
+            format!("graph.{}", request.as_str()),
+            json!({"outcome": "error", "code": code, "message": message}),
+        ),
+        Step::PbxRinging { status } => ("sip.progress".into(), json!({ "status": status })),
+        Step::Ignored { input, state } => (
+            "call.ignored".into(),
+            json!({"input": input, "state": state}),
+        ),
+        Step::MetaTerminated { error_code } => (
+            "webhook.terminate_applied".into(),
+            json!({ "error_code": error_code }),
+        ),
+        other => (
+            format!("call.{}", step_name(other)),
+            serde_json::Value::Null,
+        ),
+    }
+}
+
+fn step_name(step: &Step) -> String {
+    // Variant name in snake_case: `PbxAnswered` -> `pbx_answered`.
+    let debug = format!("{step:?}");
+    let name = debug.split(['(', ' ', '{']).next().unwrap_or("step");
+    let mut out = String::new();
+    for (i, c) in name.chars().enumerate() {
+        if c.is_ascii_uppercase() {
+            if i > 0 {
+                out.push('_');
+            }
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+async fn blocking<F>(store: &Store, f: F)
+where
+    F: FnOnce(&Store) -> Result<(), store::StoreError> + Send + 'static,
+{
+    let s = store.clone();
+    match tokio::task::spawn_blocking(move || f(&s)).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::error!(error = %e, "cannot write the call record"),
+        Err(e) => tracing::error!(error = %e, "call record task failed"),
+    }
+}
