@@ -1,3 +1,7 @@
-//! callgate-sip: the sans-IO SIP core of callgate (being built).
+//! callgate-sip: the sans-IO SIP core of callgate (docs completed below).
 #![forbid(unsafe_code)]
 pub use rsip;
+
+pub mod framing;
+pub mod message;
+pub mod transaction;
