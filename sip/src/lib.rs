@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 pub use rsip;
 
+pub mod dialog;
 pub mod framing;
 pub mod message;
 pub mod transaction;

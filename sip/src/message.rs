@@ -562,4 +562,4 @@ pub fn new_call_id(host: &str) -> String {
 
 #[cfg(test)]
 #[path = "message_tests.rs"]
-mod tests;
+pub(crate) mod tests;
