@@ -3,6 +3,8 @@
 pub use rsip;
 
 pub mod dialog;
+pub mod digest;
+pub mod digest_server;
 pub mod framing;
 pub mod message;
 pub mod transaction;
