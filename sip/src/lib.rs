@@ -7,4 +7,6 @@ pub mod digest;
 pub mod digest_server;
 pub mod framing;
 pub mod message;
+pub mod sdp;
+pub mod sdp_negotiation;
 pub mod transaction;
