@@ -6,3 +6,4 @@ pub mod graph;
 pub mod graph_error;
 pub mod signature;
 pub mod webhook;
+pub mod intake;
