@@ -1,1 +1,0 @@
-//! The Graph API client (being built).

@@ -1,0 +1,224 @@
+//! Sandbox-side behaviour: answer window, control API, webhook signing, duplicates, reordering, retries, business-call pick-up and permission replies.
+
+use super::*;
+
+#[tokio::test]
+async fn unanswered_user_call_ends_failed_after_the_answer_window() {
+    let config = SandboxConfig {
+        answer_window: Duration::from_millis(100),
+        ..SandboxConfig::default()
+    };
+    let (env, recv) = start_with_receiver(config, 0).await;
+    let id = env
+        .sandbox
+        .simulate_user_call(UserCall::new(USER, &env.pnid))
+        .unwrap();
+    let hooks = recv.wait_for(2).await;
+    assert_eq!(webhook_kind(&hooks[1]), "terminate");
+    assert_eq!(
+        hooks[1]["entry"][0]["changes"][0]["value"]["calls"][0]["status"],
+        "FAILED"
+    );
+    let call = env.sandbox.call_state(&id).unwrap();
+    assert_eq!(call.end_reason.as_deref(), Some("answer_window_expired"));
+}
+
+#[tokio::test]
+async fn control_api_simulates_a_call_and_shows_the_action_log() {
+    let env = start_default().await;
+    let http = reqwest::Client::new();
+    let created: Value = http
+        .post(env.base.join("sandbox/calls").unwrap())
+        .json(&json!({"from": USER, "to_pnid": env.pnid, "cta_payload": "order-42"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = created["call_id"].as_str().unwrap().to_string();
+    env.client.reject(&env.pnid, &id).await.unwrap();
+    let call: Value = http
+        .get(env.base.join(&format!("sandbox/calls/{id}")).unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(call["state"], "ended");
+    assert_eq!(call["cta_payload"], "order-42");
+    assert_eq!(call["actions"][0]["action"], "reject");
+    let hangup = http
+        .post(
+            env.base
+                .join(&format!("sandbox/calls/{id}/hangup"))
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(hangup.status(), 409, "hang-up of an ended call conflicts");
+    let perm = http
+        .put(
+            env.base
+                .join(&format!("sandbox/permissions/{USER}"))
+                .unwrap(),
+        )
+        .json(&json!({"status": "temporary", "expires_in_s": 60}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(perm.status(), 204);
+    let p = env
+        .client
+        .get_call_permissions(&env.pnid, USER)
+        .await
+        .unwrap();
+    assert_eq!(p.permission.status, PermissionStatus::Temporary);
+}
+
+#[tokio::test]
+async fn webhooks_are_signed_with_the_app_secret_over_the_raw_body() {
+    let (env, recv) = start_with_receiver(SandboxConfig::default(), 0).await;
+    env.sandbox
+        .simulate_user_call(UserCall::new(USER, &env.pnid))
+        .unwrap();
+    recv.wait_for(1).await;
+    let (body, sig) = recv.hits.lock().unwrap()[0].clone();
+    let secret = env.sandbox.config().app_secret.as_bytes();
+    assert_eq!(
+        signature::verify(secret, &body, sig.as_deref().map(str::as_bytes)),
+        Ok(())
+    );
+    assert!(signature::verify(b"other", &body, sig.as_deref().map(str::as_bytes)).is_err());
+}
+
+#[tokio::test]
+async fn duplicate_deliveries_send_each_webhook_twice() {
+    let config = SandboxConfig {
+        duplicate_deliveries: true,
+        ..SandboxConfig::default()
+    };
+    let (env, recv) = start_with_receiver(config, 0).await;
+    let id = env
+        .sandbox
+        .simulate_user_call(UserCall::new(USER, &env.pnid))
+        .unwrap();
+    env.sandbox.hangup(&id).unwrap();
+    let hooks = recv.wait_for(4).await;
+    let kinds: Vec<String> = hooks.iter().map(webhook_kind).collect();
+    assert_eq!(kinds, ["connect", "connect", "terminate", "terminate"]);
+    assert_eq!(hooks[0], hooks[1]);
+}
+
+#[tokio::test]
+async fn reordered_deliveries_send_terminate_before_connect() {
+    let config = SandboxConfig {
+        reorder_deliveries: true,
+        reorder_hold: Duration::from_secs(5),
+        ..SandboxConfig::default()
+    };
+    let (env, recv) = start_with_receiver(config, 0).await;
+    let id = env
+        .sandbox
+        .simulate_user_call(UserCall::new(USER, &env.pnid))
+        .unwrap();
+    env.sandbox.hangup(&id).unwrap();
+    let hooks = recv.wait_for(2).await;
+    let kinds: Vec<String> = hooks.iter().map(webhook_kind).collect();
+    assert_eq!(kinds, ["terminate", "connect"]);
+}
+
+#[tokio::test]
+async fn webhook_answered_500_is_retried_until_200() {
+    let config = SandboxConfig {
+        webhook_retry_backoff: Duration::from_millis(20),
+        ..SandboxConfig::default()
+    };
+    let (env, recv) = start_with_receiver(config, 1).await;
+    env.sandbox
+        .simulate_user_call(UserCall::new(USER, &env.pnid))
+        .unwrap();
+    let hooks = recv.wait_for(2).await;
+    assert_eq!(hooks[0], hooks[1]);
+    // The sender records an attempt once the receiver's answer is back.
+    let mut log = env.sandbox.webhook_deliveries();
+    for _ in 0..100 {
+        if log.len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        log = env.sandbox.webhook_deliveries();
+    }
+    assert_eq!(log[0].http_status, Some(500));
+    assert_eq!((log[1].attempt, log[1].http_status), (1, Some(200)));
+}
+
+#[tokio::test]
+async fn business_call_picked_up_then_declined_calls_send_accepted_and_rejected() {
+    let (env, recv) = start_with_receiver(SandboxConfig::default(), 0).await;
+    env.sandbox
+        .set_permission(USER, PermissionKind::Permanent, None, false);
+    let id = env
+        .client
+        .connect(&env.pnid, USER, &offer_sdp(), None)
+        .await
+        .unwrap();
+    env.sandbox.answer(&id).unwrap();
+    assert_eq!(
+        env.sandbox.call_state(&id).unwrap().state,
+        CallState::Accepted
+    );
+    env.client.terminate(&env.pnid, &id).await.unwrap();
+    let id2 = env
+        .client
+        .connect(&env.pnid, USER, &offer_sdp(), None)
+        .await
+        .unwrap();
+    env.sandbox.decline(&id2).unwrap();
+    let hooks = recv.wait_for(8).await;
+    let kinds: Vec<String> = hooks.iter().map(webhook_kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            "status:RINGING",
+            "connect",
+            "status:ACCEPTED",
+            "terminate",
+            "status:RINGING",
+            "connect",
+            "status:REJECTED",
+            "terminate"
+        ]
+    );
+    assert_eq!(
+        hooks[3]["entry"][0]["changes"][0]["value"]["calls"][0]["status"],
+        "COMPLETED"
+    );
+    assert_eq!(
+        hooks[7]["entry"][0]["changes"][0]["value"]["calls"][0]["status"],
+        "FAILED"
+    );
+}
+
+#[tokio::test]
+async fn granting_permission_replies_to_the_last_request_with_a_messages_webhook() {
+    let (env, recv) = start_with_receiver(SandboxConfig::default(), 0).await;
+    let wamid = env
+        .client
+        .send_call_permission_request(&env.pnid, USER, None)
+        .await
+        .unwrap();
+    env.sandbox
+        .set_permission(USER, PermissionKind::Permanent, None, true);
+    let hooks = recv.wait_for(1).await;
+    let change = &hooks[0]["entry"][0]["changes"][0];
+    assert_eq!(change["field"], "messages");
+    let msg = &change["value"]["messages"][0];
+    assert_eq!(msg["context"]["id"], wamid.as_str());
+    let reply = &msg["interactive"]["call_permission_reply"];
+    assert_eq!(reply["response"], "accept");
+    assert_eq!(reply["is_permanent"], true);
+    assert_eq!(reply["response_source"], "user_action");
+}
