@@ -172,7 +172,10 @@ impl Gateway {
         self.registry.hang_up_all();
         let _ = self.stop.send(true);
         let drain = async { while self.tasks.join_next().await.is_some() {} };
-        if tokio::time::timeout(Duration::from_secs(5), drain).await.is_err() {
+        if tokio::time::timeout(Duration::from_secs(5), drain)
+            .await
+            .is_err()
+        {
             tracing::warn!("some tasks did not stop within 5 s");
             self.tasks.abort_all();
         }

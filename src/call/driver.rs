@@ -40,7 +40,9 @@ pub(super) async fn drive(
     on_end: impl FnOnce(&str),
 ) {
     let span = tracing::info_span!("call", call_id = %key);
+    let task_key = key.clone();
     async move {
+        let key = task_key;
         let mut local: VecDeque<Input> = VecDeque::new();
         let mut in_flight = 0usize;
         let mut actions = initial;

@@ -21,12 +21,12 @@ mod tests;
 pub use action::{Action, GraphRequest, PbxRing, Step};
 pub use bic::{BicOrigin, BusinessCallParams, sip_status_for_meta_error};
 pub use config::{CallConfig, ConfigError};
+pub use driver::DriverDeps;
 pub use input::{
     GraphFailure, GraphRequestKind, GraphSuccess, Input, MetaCallStatus, PbxFailure,
     TerminateStatus,
 };
 pub use machine::{Call, CallState};
 pub use outcome::{Direction, EndReason, Outcome, Side, billing_pulses, whole_seconds};
-pub use driver::DriverDeps;
 pub use registry::Registry;
 pub use uic::UserCallParams;

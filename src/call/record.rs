@@ -115,7 +115,6 @@ pub fn reason_code(r: &EndReason) -> &'static str {
         EndReason::MediaFailed { .. } => "media_failed",
         EndReason::GraphError { .. } => "graph_error",
         EndReason::MetaFailure => "meta_failure",
-        _ => "other",
     }
 }
 
@@ -147,10 +146,7 @@ fn describe(step: &Step) -> (String, serde_json::Value) {
             "policy.decision".into(),
             json!({"allowed": allowed, "reason": reason}),
         ),
-        Step::GraphOk(k) => (
-            format!("graph.{}", k.as_str()),
-            json!({"outcome": "ok"}),
-        ),
+        Step::GraphOk(k) => (format!("graph.{}", k.as_str()), json!({"outcome": "ok"})),
         Step::GraphFailed {
             request,
             code,

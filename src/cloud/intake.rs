@@ -50,7 +50,10 @@ impl Intake {
             tokio::task::spawn_blocking(move || store.mark_webhook_processed(id, "processed"))
                 .await;
         if !matches!(marked, Ok(Ok(()))) {
-            tracing::error!(inbox_id = id, "cannot mark webhook processed; it will be seen again");
+            tracing::error!(
+                inbox_id = id,
+                "cannot mark webhook processed; it will be seen again"
+            );
         }
     }
 
@@ -83,9 +86,14 @@ impl Intake {
                 .unwrap_or(true);
             if !fresh {
                 count(name, "duplicate");
-                tracing::info!(call_id = ev.call_id().unwrap_or(""), key, "duplicate webhook event ignored");
+                tracing::info!(
+                    call_id = ev.call_id().unwrap_or(""),
+                    key,
+                    "duplicate webhook event ignored"
+                );
                 if let Some(id) = ev.call_id() {
-                    record::event(&self.store, id, "webhook.duplicate", json!({ "key": key })).await;
+                    record::event(&self.store, id, "webhook.duplicate", json!({ "key": key }))
+                        .await;
                 }
                 return;
             }
@@ -103,8 +111,21 @@ impl Intake {
                     ),
                     None => false,
                 };
-                count(name, if delivered { "delivered" } else { "unknown_call" });
-                record::event(&self.store, &c.call_id, "webhook.connect", json!({"sdp_type": "answer", "delivered": delivered})).await;
+                count(
+                    name,
+                    if delivered {
+                        "delivered"
+                    } else {
+                        "unknown_call"
+                    },
+                );
+                record::event(
+                    &self.store,
+                    &c.call_id,
+                    "webhook.connect",
+                    json!({"sdp_type": "answer", "delivered": delivered}),
+                )
+                .await;
             }
             WebhookEvent::CallTerminate(t) => self.terminate(t).await,
             WebhookEvent::CallStatus(s) => {
@@ -114,16 +135,35 @@ impl Intake {
                     CallStatusKind::Rejected => Some(MetaCallStatus::Rejected),
                     _ => None,
                 };
-                let delivered =
-                    status.is_some_and(|st| self.registry.deliver(&s.call_id, Input::MetaStatus(st)));
-                count(name, if delivered { "delivered" } else { "unknown_call" });
-                record::event(&self.store, &s.call_id, "webhook.status", json!({"status": s.status.as_upper(), "delivered": delivered})).await;
+                let delivered = status
+                    .is_some_and(|st| self.registry.deliver(&s.call_id, Input::MetaStatus(st)));
+                count(
+                    name,
+                    if delivered {
+                        "delivered"
+                    } else {
+                        "unknown_call"
+                    },
+                );
+                record::event(
+                    &self.store,
+                    &s.call_id,
+                    "webhook.status",
+                    json!({"status": s.status.as_upper(), "delivered": delivered}),
+                )
+                .await;
             }
             other => {
                 count(name, "recorded");
                 tracing::info!(event = name, "webhook event recorded; no call action");
                 if let Some(id) = other.call_id() {
-                    record::event(&self.store, id, &format!("webhook.{name}"), serde_json::Value::Null).await;
+                    record::event(
+                        &self.store,
+                        id,
+                        &format!("webhook.{name}"),
+                        serde_json::Value::Null,
+                    )
+                    .await;
                 }
             }
         }
@@ -133,19 +173,33 @@ impl Intake {
         let id = c.call_id.clone();
         let tombstoned = {
             let id = id.clone();
-            self.blocking(move |s| s.is_tombstoned(&id)).await.unwrap_or(false)
+            self.blocking(move |s| s.is_tombstoned(&id))
+                .await
+                .unwrap_or(false)
         };
         if tombstoned {
             count("call_connect", "after_terminate");
             tracing::info!(call_id = %id, "connect arrived after its terminate: ignored");
-            record::event(&self.store, &id, "webhook.connect_after_terminate", json!({"ignored": true})).await;
+            record::event(
+                &self.store,
+                &id,
+                "webhook.connect_after_terminate",
+                json!({"ignored": true}),
+            )
+            .await;
             return;
         }
         let age_s = (store::now_ms() / 1000).saturating_sub(c.timestamp as i64);
         if age_s > self.answer_window.as_secs() as i64 {
             count("call_connect", "stale");
             tracing::warn!(call_id = %id, age_s, "connect is older than the answer window: the caller has given up; not answered");
-            record::event(&self.store, &id, "webhook.connect_stale", json!({"age_s": age_s})).await;
+            record::event(
+                &self.store,
+                &id,
+                "webhook.connect_stale",
+                json!({"age_s": age_s}),
+            )
+            .await;
             return;
         }
         let Some(offer) = c.sdp.clone() else {
@@ -160,17 +214,34 @@ impl Intake {
             from: c.from.number.clone(),
             from_user_id: c.from.user_id.clone(),
             display_name: c.contact.as_ref().and_then(|k| k.name.clone()),
-            to: c.to.id().unwrap_or(&c.origin.display_phone_number).to_string(),
+            to: c
+                .to
+                .id()
+                .unwrap_or(&c.origin.display_phone_number)
+                .to_string(),
             offer_sdp: offer,
             cta_payload: c.cta_payload.clone(),
             deeplink_payload: c.deeplink_payload.clone(),
             biz_opaque: None,
         };
         let started = self.registry.start_user_call(params, business_number).await;
-        count("call_connect", if started { "call_started" } else { "already_live" });
-        record::event(&self.store, &id, "webhook.connect", json!({
+        count(
+            "call_connect",
+            if started {
+                "call_started"
+            } else {
+                "already_live"
+            },
+        );
+        record::event(
+            &self.store,
+            &id,
+            "webhook.connect",
+            json!({
             "sdp_type": "offer", "from": c.from.id(), "cta_payload": c.cta_payload,
-            "deeplink_payload": c.deeplink_payload, "started": started})).await;
+            "deeplink_payload": c.deeplink_payload, "started": started}),
+        )
+        .await;
     }
 
     async fn terminate(&self, t: CallTerminate) {
@@ -203,7 +274,10 @@ impl Intake {
         // or we never saw it start (leave a tombstone so a late connect is ignored).
         let known = {
             let id = id.clone();
-            self.blocking(move |s| s.get_call(&id)).await.flatten().is_some()
+            self.blocking(move |s| s.get_call(&id))
+                .await
+                .flatten()
+                .is_some()
         };
         if known {
             count("call_terminate", "after_end");
@@ -214,12 +288,14 @@ impl Intake {
                 ..Default::default()
             };
             let id2 = id.clone();
-            self.blocking(move |s| s.end_call(&id2, &end).map(|_| ())).await;
+            self.blocking(move |s| s.end_call(&id2, &end).map(|_| ()))
+                .await;
         } else {
             count("call_terminate", "tombstone");
             tracing::info!(call_id = %id, "terminate for a call not seen yet: tombstone left");
             let id2 = id.clone();
-            self.blocking(move |s| s.add_tombstone(&id2, store::now_ms())).await;
+            self.blocking(move |s| s.add_tombstone(&id2, store::now_ms()))
+                .await;
         }
     }
 }
@@ -240,21 +316,30 @@ pub async fn recover(intake: &Intake) -> usize {
         match parse_webhook(&row.body) {
             Ok(events) => {
                 intake
-                    .process(AcceptedWebhook {
-                        inbox_id: row.id,
-                        events,
-                    }, true)
+                    .process(
+                        AcceptedWebhook {
+                            inbox_id: row.id,
+                            events,
+                        },
+                        true,
+                    )
                     .await
             }
             Err(e) => {
                 tracing::error!(inbox_id = row.id, error = %e, "stored webhook no longer parses; marked failed");
                 let s = intake.store.clone();
-                let _ = tokio::task::spawn_blocking(move || s.mark_webhook_processed(row.id, "unparsable")).await;
+                let _ = tokio::task::spawn_blocking(move || {
+                    s.mark_webhook_processed(row.id, "unparsable")
+                })
+                .await;
             }
         }
     }
     if n > 0 {
-        tracing::info!(count = n, "re-dispatched webhooks left unprocessed by the last run");
+        tracing::info!(
+            count = n,
+            "re-dispatched webhooks left unprocessed by the last run"
+        );
     }
     n
 }

@@ -4,6 +4,6 @@
 pub mod events;
 pub mod graph;
 pub mod graph_error;
+pub mod intake;
 pub mod signature;
 pub mod webhook;
-pub mod intake;

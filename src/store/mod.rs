@@ -128,6 +128,14 @@ impl Store {
     }
 }
 
+/// Milliseconds since the UNIX epoch from the system clock, for callers that stamp store rows.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -247,10 +255,3 @@ mod tests {
     }
 }
 
-/// Milliseconds since the UNIX epoch from the system clock, for callers that stamp store rows.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
