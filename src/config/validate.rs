@@ -157,7 +157,7 @@ pub(super) fn validate(cfg: &Config) -> Vec<(Vec<Seg>, String)> {
                 ),
             );
         }
-        if cfg.sandbox.listen == cfg.http.listen {
+        if cfg.sandbox.listen == cfg.http.listen && cfg.http.listen.port() != 0 {
             problem(
                 key(&["sandbox", "listen"]),
                 "must differ from [http] listen".into(),

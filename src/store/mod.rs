@@ -254,4 +254,3 @@ mod tests {
         assert!(msg.contains("upgrade callgate"), "{msg}");
     }
 }
-

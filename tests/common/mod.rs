@@ -1,0 +1,148 @@
+//! Shared set-up for gateway-level tests: the embedded default configuration on free loopback
+//! ports with a throw-away store, and helpers to sign and post webhooks like Meta.
+#![allow(dead_code)]
+
+use callgate::cloud::signature::sign;
+use callgate::config::Config;
+use callgate::gateway::Gateway;
+use std::time::{Duration, Instant};
+
+/// The default configuration's secrets (see config/callgate.toml).
+pub const APP_SECRET: &str = "sandbox-app-secret";
+pub const API_TOKEN: &str = "sandbox-operator-token";
+pub const PNID: &str = "100000000000001";
+
+/// A running gateway with its temporary directory (removed on drop).
+pub struct TestGateway {
+    pub gw: Gateway,
+    pub dir: tempfile::TempDir,
+    pub http: reqwest::Client,
+}
+
+/// The embedded default with free ports and a store in a fresh temporary directory.
+pub fn test_config(dir: &std::path::Path) -> Config {
+    let mut cfg = Config::embedded_default().expect("embedded default is valid");
+    cfg.http.listen.set_port(0);
+    cfg.sandbox.listen.set_port(0);
+    cfg.store.path = dir.join("callgate.db");
+    cfg
+}
+
+pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> TestGateway {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = test_config(dir.path());
+    tweak(&mut cfg);
+    let gw = Gateway::start(cfg).await.expect("gateway starts");
+    TestGateway {
+        gw,
+        dir,
+        http: reqwest::Client::new(),
+    }
+}
+
+pub async fn start() -> TestGateway {
+    start_with(|_| {}).await
+}
+
+impl TestGateway {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.gw.http_addr)
+    }
+
+    pub fn sandbox(&self) -> &callgate::sandbox::Sandbox {
+        &self.gw.sandbox.as_ref().expect("sandbox enabled").sandbox
+    }
+
+    /// Posts `body` to /webhook signed with the default app secret; returns the HTTP status.
+    pub async fn post_signed(&self, body: &[u8]) -> u16 {
+        self.http
+            .post(self.url("/webhook"))
+            .header("X-Hub-Signature-256", sign(APP_SECRET.as_bytes(), body))
+            .body(body.to_vec())
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    }
+
+    /// Graph actions the sandbox received for `call_id`, in order.
+    pub fn graph_actions(&self, call_id: &str) -> Vec<String> {
+        self.sandbox()
+            .requests()
+            .iter()
+            .filter(|r| r.body.get("call_id").and_then(|v| v.as_str()) == Some(call_id))
+            .filter_map(|r| {
+                r.body
+                    .get("action")
+                    .and_then(|v| v.as_str())
+                    .map(String::from)
+            })
+            .collect()
+    }
+
+    /// Timeline kinds recorded for `call_id`.
+    pub fn timeline_kinds(&self, call_id: &str) -> Vec<String> {
+        self.gw
+            .store
+            .timeline(call_id)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.kind)
+            .collect()
+    }
+
+    pub async fn shutdown(self) {
+        self.gw.shutdown().await;
+    }
+}
+
+/// Polls `cond` every 10 ms until it holds; panics with `what` after 10 s.
+pub async fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "timed out waiting for: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// A user-initiated connect webhook for `call_id` with a current timestamp and Meta's real offer.
+pub fn connect_webhook(call_id: &str) -> Vec<u8> {
+    let offer = include_str!("../fixtures/meta-uic-offer-real-2025-10-17.sdp");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    serde_json::to_vec(&serde_json::json!({
+        "object": "whatsapp_business_account",
+        "entry": [{"id": "100000000000000", "changes": [{"field": "calls", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": "15550000001", "phone_number_id": PNID},
+            "contacts": [{"profile": {"name": "Test Caller"}, "wa_id": "16315553602"}],
+            "calls": [{"id": call_id, "from": "16315553602", "to": "15550000001",
+                "event": "connect", "timestamp": now.to_string(), "direction": "USER_INITIATED",
+                "session": {"sdp_type": "offer", "sdp": offer}}]}}]}]
+    }))
+    .unwrap()
+}
+
+/// A terminate webhook for `call_id`.
+pub fn terminate_webhook(call_id: &str) -> Vec<u8> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    serde_json::to_vec(&serde_json::json!({
+        "object": "whatsapp_business_account",
+        "entry": [{"id": "100000000000000", "changes": [{"field": "calls", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": "15550000001", "phone_number_id": PNID},
+            "calls": [{"id": call_id, "from": "16315553602", "to": "15550000001",
+                "event": "terminate", "timestamp": now.to_string(), "direction": "USER_INITIATED",
+                "status": "FAILED"}]}}]}]
+    }))
+    .unwrap()
+}
