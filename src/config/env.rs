@@ -63,6 +63,15 @@ fn set(cfg: &mut Config, key: &str, value: &str) -> Result<(), String> {
         "sandbox_listen" => cfg.sandbox.listen = parse(value)?,
         "sandbox_duplicate_deliveries" => cfg.sandbox.duplicate_deliveries = parse(value)?,
         "sandbox_reorder_deliveries" => cfg.sandbox.reorder_deliveries = parse(value)?,
+        "sip_listen" => cfg.sip.listen = parse(value)?,
+        "sip_setup_timeout_s" => cfg.sip.setup_timeout_s = parse(value)?,
+        "media_public_ip" => cfg.media.public_ip = parse(value)?,
+        "media_port_min" => cfg.media.port_min = parse(value)?,
+        "media_port_max" => cfg.media.port_max = parse(value)?,
+        "media_opus_complexity" => cfg.media.opus_complexity = parse(value)?,
+        "routing_default" => {
+            cfg.routing.default = Some(value.trim().to_string()).filter(|v| !v.is_empty())
+        }
         _ => {
             return Err(
                 "names no configuration key (CALLGATE_<SECTION>_<KEY>, e.g. CALLGATE_META_APP_SECRET)"

@@ -44,6 +44,96 @@ pub struct Config {
     /// The built-in stand-in for Meta's Cloud API.
     #[serde(default)]
     pub sandbox: SandboxConfig,
+    /// The SIP side: where callgate listens for and sends SIP.
+    #[serde(default)]
+    pub sip: SipConfig,
+    /// The media side: addresses and ports of the WhatsApp and PBX media legs.
+    #[serde(default)]
+    pub media: MediaConfig,
+    /// Where calls go.
+    #[serde(default)]
+    pub routing: RoutingConfig,
+}
+
+/// `[sip]`
+#[derive(Debug, Clone, Deserialize)]
+pub struct SipConfig {
+    /// Address SIP is received and sent on (UDP and TCP, same port).
+    #[serde(default = "default_sip_listen")]
+    pub listen: SocketAddr,
+    /// Seconds to wait for any response to an INVITE before the PBX counts as unreachable.
+    #[serde(default = "default_sip_setup_timeout")]
+    pub setup_timeout_s: u64,
+}
+
+impl Default for SipConfig {
+    fn default() -> Self {
+        Self {
+            listen: default_sip_listen(),
+            setup_timeout_s: default_sip_setup_timeout(),
+        }
+    }
+}
+
+fn default_sip_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 5070))
+}
+
+fn default_sip_setup_timeout() -> u64 {
+    5
+}
+
+/// `[media]`
+#[derive(Debug, Clone, Deserialize)]
+pub struct MediaConfig {
+    /// The address Meta and the PBX send media to (advertised in SDP and ICE candidates).
+    #[serde(default = "default_public_ip")]
+    pub public_ip: std::net::IpAddr,
+    /// Lowest UDP port for media sockets.
+    #[serde(default = "default_port_min")]
+    pub port_min: u16,
+    /// Highest UDP port for media sockets.
+    #[serde(default = "default_port_max")]
+    pub port_max: u16,
+    /// Opus encoder complexity (0-10) when transcoding.
+    #[serde(default = "default_opus_complexity")]
+    pub opus_complexity: u8,
+}
+
+impl Default for MediaConfig {
+    fn default() -> Self {
+        Self {
+            public_ip: default_public_ip(),
+            port_min: default_port_min(),
+            port_max: default_port_max(),
+            opus_complexity: default_opus_complexity(),
+        }
+    }
+}
+
+fn default_public_ip() -> std::net::IpAddr {
+    std::net::IpAddr::from([127, 0, 0, 1])
+}
+
+fn default_port_min() -> u16 {
+    40000
+}
+
+fn default_port_max() -> u16 {
+    40999
+}
+
+fn default_opus_complexity() -> u8 {
+    5
+}
+
+/// `[routing]`
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct RoutingConfig {
+    /// The SIP URI WhatsApp users' calls ring (e.g. `sip:agents@pbx.example.com:5060`). Without
+    /// it, user-initiated calls are declined with that reason.
+    #[serde(default)]
+    pub default: Option<String>,
 }
 
 /// `[http]`

@@ -146,6 +146,43 @@ pub(super) fn validate(cfg: &Config) -> Vec<(Vec<Seg>, String)> {
         );
     }
 
+    let m = &cfg.media;
+    if m.port_min == 0 || m.port_min > m.port_max {
+        problem(
+            key(&["media", "port_min"]),
+            format!("must be at least 1 and not above media.port_max ({})", m.port_max),
+        );
+    } else if m.port_max - m.port_min < 1 {
+        problem(
+            key(&["media", "port_max"]),
+            "the range must hold at least 2 ports (one per call leg)".into(),
+        );
+    }
+    if m.opus_complexity > 10 {
+        problem(key(&["media", "opus_complexity"]), "must be 0 to 10".into());
+    }
+    if m.public_ip.is_unspecified() {
+        problem(
+            key(&["media", "public_ip"]),
+            "must be the address peers send media to, not 0.0.0.0".into(),
+        );
+    }
+    if cfg.sip.setup_timeout_s == 0 || cfg.sip.setup_timeout_s >= c.pbx_ring_timeout_s {
+        problem(
+            key(&["sip", "setup_timeout_s"]),
+            "must be at least 1 and shorter than calls.pbx_ring_timeout_s".into(),
+        );
+    }
+    if let Some(target) = &cfg.routing.default {
+        let lower = target.to_ascii_lowercase();
+        if !(lower.starts_with("sip:") || lower.starts_with("sips:")) || !target.contains('@') && target.len() < 5 {
+            problem(
+                key(&["routing", "default"]),
+                format!("{target:?} is not a SIP URI like \"sip:agents@pbx.example.com:5060\""),
+            );
+        }
+    }
+
     if cfg.sandbox.enabled {
         let expected = format!("http://{}", cfg.sandbox.listen);
         if cfg.meta.graph_base_url.trim_end_matches('/') != expected {

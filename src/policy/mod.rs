@@ -48,7 +48,7 @@ impl Policy {
                 .iter()
                 .map(|n| n.phone_number_id.clone())
                 .collect(),
-            pbx_route: None,
+            pbx_route: cfg.routing.default.clone(),
         }
     }
 
