@@ -6,13 +6,28 @@ mod common;
 
 use common::*;
 
+/// A WhatsApp user calls the default number through the sandbox; returns the call id.
+fn user_calls(t: &TestGateway) -> String {
+    t.sandbox()
+        .simulate_user_call(callgate::sandbox::UserCall::new("16315553602", PNID))
+        .unwrap()
+}
+
+/// Waits until the gateway's record of `id` has ended.
+async fn record_ended(t: &TestGateway, id: &str) {
+    eventually("record ended", || {
+        t.gw.store
+            .get_call(id)
+            .unwrap()
+            .is_some_and(|r| r.ended_at_ms.is_some())
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn user_call_without_pbx_route_is_rejected_with_a_reason() {
     let t = start().await;
-    let id = t
-        .sandbox()
-        .simulate_user_call(callgate::sandbox::UserCall::new("16315553602", PNID))
-        .unwrap();
+    let id = user_calls(&t);
     eventually("reject reaches Meta", || t.graph_actions(&id) == ["reject"]).await;
     eventually("record ended", || {
         t.gw.store
@@ -34,10 +49,7 @@ async fn user_call_without_pbx_route_is_rejected_with_a_reason() {
 #[tokio::test]
 async fn duplicate_connect_deliveries_start_one_call() {
     let t = start_with(|c| c.sandbox.duplicate_deliveries = true).await;
-    let id = t
-        .sandbox()
-        .simulate_user_call(callgate::sandbox::UserCall::new("16315553602", PNID))
-        .unwrap();
+    let id = user_calls(&t);
     eventually("duplicate seen", || {
         t.timeline_kinds(&id)
             .contains(&"webhook.duplicate".to_string())
@@ -151,10 +163,7 @@ async fn webhook_left_unprocessed_by_a_crash_is_processed_at_next_start() {
 #[tokio::test]
 async fn operator_api_lists_and_shows_calls_only_with_a_token() {
     let t = start().await;
-    let id = t
-        .sandbox()
-        .simulate_user_call(callgate::sandbox::UserCall::new("16315553602", PNID))
-        .unwrap();
+    let id = user_calls(&t);
     eventually("record ended", || {
         t.gw.store
             .get_call(&id)
@@ -203,10 +212,7 @@ async fn operator_api_lists_and_shows_calls_only_with_a_token() {
 #[tokio::test]
 async fn metrics_count_webhooks_and_graph_requests() {
     let t = start().await;
-    let id = t
-        .sandbox()
-        .simulate_user_call(callgate::sandbox::UserCall::new("16315553602", PNID))
-        .unwrap();
+    let id = user_calls(&t);
     eventually("reject", || !t.graph_actions(&id).is_empty()).await;
     let unsigned = t
         .http

@@ -92,7 +92,8 @@ pub struct Outcome {
 /// Meta bills business-initiated calls in 6-second pulses, a partial pulse counting as a whole
 /// one: `ceil(duration_secs / 6)` (56 s gives 10).
 pub fn billing_pulses(duration_secs: u64) -> u64 {
-    duration_secs.div_ceil(6)
+    // One rule for the whole crate: the store's pricing module owns it.
+    crate::store::pulses_for_duration(i64::try_from(duration_secs).unwrap_or(i64::MAX)) as u64
 }
 
 /// Rounds a measured duration to whole seconds (nearest, halves up).

@@ -150,7 +150,10 @@ pub(super) fn validate(cfg: &Config) -> Vec<(Vec<Seg>, String)> {
     if m.port_min == 0 || m.port_min > m.port_max {
         problem(
             key(&["media", "port_min"]),
-            format!("must be at least 1 and not above media.port_max ({})", m.port_max),
+            format!(
+                "must be at least 1 and not above media.port_max ({})",
+                m.port_max
+            ),
         );
     } else if m.port_max - m.port_min < 1 {
         problem(
@@ -175,7 +178,9 @@ pub(super) fn validate(cfg: &Config) -> Vec<(Vec<Seg>, String)> {
     }
     if let Some(target) = &cfg.routing.default {
         let lower = target.to_ascii_lowercase();
-        if !(lower.starts_with("sip:") || lower.starts_with("sips:")) || !target.contains('@') && target.len() < 5 {
+        if !(lower.starts_with("sip:") || lower.starts_with("sips:"))
+            || !target.contains('@') && target.len() < 5
+        {
             problem(
                 key(&["routing", "default"]),
                 format!("{target:?} is not a SIP URI like \"sip:agents@pbx.example.com:5060\""),

@@ -109,40 +109,41 @@ pub async fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
     }
 }
 
-/// A user-initiated connect webhook for `call_id` with a current timestamp and Meta's real offer.
-pub fn connect_webhook(call_id: &str) -> Vec<u8> {
-    let offer = include_str!("../fixtures/meta-uic-offer-real-2025-10-17.sdp");
-    let now = std::time::SystemTime::now()
+fn now_s() -> u64 {
+    std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
-        .as_secs();
+        .as_secs()
+}
+
+/// A signed-to-be `calls` webhook for the default number carrying one call object.
+fn calls_webhook(call: serde_json::Value) -> Vec<u8> {
     serde_json::to_vec(&serde_json::json!({
         "object": "whatsapp_business_account",
         "entry": [{"id": "100000000000000", "changes": [{"field": "calls", "value": {
             "messaging_product": "whatsapp",
             "metadata": {"display_phone_number": "15550000001", "phone_number_id": PNID},
             "contacts": [{"profile": {"name": "Test Caller"}, "wa_id": "16315553602"}],
-            "calls": [{"id": call_id, "from": "16315553602", "to": "15550000001",
-                "event": "connect", "timestamp": now.to_string(), "direction": "USER_INITIATED",
-                "session": {"sdp_type": "offer", "sdp": offer}}]}}]}]
+            "calls": [call]}}]}]
     }))
     .unwrap()
 }
 
+/// A user-initiated connect webhook for `call_id` with a current timestamp and Meta's real offer.
+pub fn connect_webhook(call_id: &str) -> Vec<u8> {
+    let offer = include_str!("../fixtures/meta-uic-offer-real-2025-10-17.sdp");
+    calls_webhook(
+        serde_json::json!({"id": call_id, "from": "16315553602", "to": "15550000001",
+        "event": "connect", "timestamp": now_s().to_string(), "direction": "USER_INITIATED",
+        "session": {"sdp_type": "offer", "sdp": offer}}),
+    )
+}
+
 /// A terminate webhook for `call_id`.
 pub fn terminate_webhook(call_id: &str) -> Vec<u8> {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    serde_json::to_vec(&serde_json::json!({
-        "object": "whatsapp_business_account",
-        "entry": [{"id": "100000000000000", "changes": [{"field": "calls", "value": {
-            "messaging_product": "whatsapp",
-            "metadata": {"display_phone_number": "15550000001", "phone_number_id": PNID},
-            "calls": [{"id": call_id, "from": "16315553602", "to": "15550000001",
-                "event": "terminate", "timestamp": now.to_string(), "direction": "USER_INITIATED",
-                "status": "FAILED"}]}}]}]
-    }))
-    .unwrap()
+    calls_webhook(
+        serde_json::json!({"id": call_id, "from": "16315553602", "to": "15550000001",
+        "event": "terminate", "timestamp": now_s().to_string(), "direction": "USER_INITIATED",
+        "status": "FAILED"}),
+    )
 }
