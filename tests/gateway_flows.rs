@@ -29,13 +29,7 @@ async fn user_call_without_pbx_route_is_rejected_with_a_reason() {
     let t = start().await;
     let id = user_calls(&t);
     eventually("reject reaches Meta", || t.graph_actions(&id) == ["reject"]).await;
-    eventually("record ended", || {
-        t.gw.store
-            .get_call(&id)
-            .unwrap()
-            .is_some_and(|r| r.ended_at_ms.is_some())
-    })
-    .await;
+    record_ended(&t, &id).await;
     let rec = t.gw.store.get_call(&id).unwrap().unwrap();
     assert_eq!(rec.outcome.as_deref(), Some("denied"));
     assert!(rec.end_reason.unwrap().contains("no PBX route"));
@@ -164,13 +158,7 @@ async fn webhook_left_unprocessed_by_a_crash_is_processed_at_next_start() {
 async fn operator_api_lists_and_shows_calls_only_with_a_token() {
     let t = start().await;
     let id = user_calls(&t);
-    eventually("record ended", || {
-        t.gw.store
-            .get_call(&id)
-            .unwrap()
-            .is_some_and(|r| r.ended_at_ms.is_some())
-    })
-    .await;
+    record_ended(&t, &id).await;
     let get = |path: &str, token: Option<&str>| {
         let mut r = t.http.get(t.url(path));
         if let Some(tok) = token {
