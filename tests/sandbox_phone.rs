@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use callgate::cloud::graph::{GraphClient, GraphClientConfig};
-use callgate::sandbox::phone::{MediaReport, MetaPhone, PhoneConfig};
+use callgate::sandbox::phone::{MediaReport, MetaPhone, PhoneConfig, audio};
 use callgate::sandbox::{CallState, PermissionKind, Sandbox, SandboxConfig, UserCall};
 use phone_support::{Business, ChildGuard};
 use serde_json::{Value, json};
@@ -383,6 +383,34 @@ async fn user_call_media_flows_once_pre_accept_gives_the_phone_the_answer() {
         .unwrap();
     assert_eq!(bad.status(), 400);
 
+    // Switch the user's phone to a WAV file (8 kHz, 800 Hz): the business hears it.
+    let dir = tempfile::tempdir().unwrap();
+    let prompt = dir.path().join("prompt800.wav");
+    let tone: Vec<i16> = (0..8000)
+        .map(|i| {
+            ((2.0 * std::f64::consts::PI * 800.0 * f64::from(i) / 8000.0).sin() * 12000.0) as i16
+        })
+        .collect();
+    audio::write_wav_mono(&prompt, &tone, 8000).unwrap();
+    let resp = http
+        .post(format!("{base}sandbox/calls/{id}/play"))
+        .json(&json!({"wav": prompt}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 204);
+    biz.wait_for(Duration::from_secs(10), "800 Hz from the WAV", |s| {
+        near(s.heard_hz(), 800.0)
+    })
+    .await;
+    let missing = http
+        .post(format!("{base}sandbox/calls/{id}/play"))
+        .json(&json!({"wav": dir.path().join("missing.wav")}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 400);
+
     let media: Value = http
         .get(format!("{base}sandbox/calls/{id}/media"))
         .send()
@@ -394,7 +422,6 @@ async fn user_call_media_flows_once_pre_accept_gives_the_phone_the_answer() {
     assert!(near(media["dominant_hz"].as_f64(), 1000.0), "{media}");
     assert_eq!(media["digits_sent"], "42");
 
-    let dir = tempfile::tempdir().unwrap();
     let wav = dir.path().join("heard.wav");
     let resp = http
         .post(format!("{base}sandbox/calls/{id}/recording"))
