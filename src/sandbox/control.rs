@@ -1,8 +1,10 @@
 //! The sandbox control API for tests and the demo (no auth; refused unless the peer is loopback):
 //! simulate user calls, hang-ups, pick-ups and declines, inspect calls with their action logs,
-//! set permissions, and list the Graph requests and webhook deliveries seen.
+//! set permissions, list the Graph requests and webhook deliveries seen, and drive the calls'
+//! simulated phones (DTMF, play, media report, WAV recording).
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use axum::extract::{ConnectInfo, Path, Request, State};
@@ -15,6 +17,8 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::lifecycle::UserCall;
+use super::media::DEFAULT_TONE_HZ;
+use super::phone::{AudioSpec, MediaReport};
 use super::state::PermissionKind;
 use super::{Sandbox, SandboxError};
 
@@ -26,6 +30,10 @@ pub fn routes() -> Router<Sandbox> {
         .route("/sandbox/calls/{id}/hangup", post(hangup))
         .route("/sandbox/calls/{id}/answer", post(answer))
         .route("/sandbox/calls/{id}/decline", post(decline))
+        .route("/sandbox/calls/{id}/dtmf", post(dtmf))
+        .route("/sandbox/calls/{id}/play", post(play))
+        .route("/sandbox/calls/{id}/media", get(media))
+        .route("/sandbox/calls/{id}/recording", post(recording))
         .route("/sandbox/permissions/{wa_id}", put(put_permission))
         .route("/sandbox/requests", get(list_requests))
         .route("/sandbox/webhooks", get(list_webhooks))
@@ -125,4 +133,65 @@ async fn list_requests(State(sb): State<Sandbox>) -> Json<serde_json::Value> {
 
 async fn list_webhooks(State(sb): State<Sandbox>) -> Json<serde_json::Value> {
     Json(json!({"deliveries": sb.webhook_deliveries()}))
+}
+
+/// Body of `POST /sandbox/calls/{id}/dtmf`.
+#[derive(Debug, Deserialize)]
+struct DtmfRequest {
+    /// `0-9 * # A-D`.
+    digits: String,
+}
+
+async fn dtmf(
+    State(sb): State<Sandbox>,
+    Path(id): Path<String>,
+    Json(req): Json<DtmfRequest>,
+) -> Result<StatusCode, SandboxError> {
+    sb.send_dtmf(&id, &req.digits)
+        .map(|()| StatusCode::NO_CONTENT)
+}
+
+/// Body of `POST /sandbox/calls/{id}/play`: a WAV file, else a tone (default 440 Hz).
+#[derive(Debug, Deserialize)]
+struct PlayRequest {
+    #[serde(default)]
+    tone_hz: Option<f64>,
+    #[serde(default)]
+    wav: Option<PathBuf>,
+}
+
+async fn play(
+    State(sb): State<Sandbox>,
+    Path(id): Path<String>,
+    Json(req): Json<PlayRequest>,
+) -> Result<StatusCode, SandboxError> {
+    let audio = match (req.wav, req.tone_hz) {
+        (Some(path), _) => AudioSpec::Wav(path),
+        (None, hz) => AudioSpec::Tone(hz.unwrap_or(DEFAULT_TONE_HZ)),
+    };
+    sb.play(&id, &audio).map(|()| StatusCode::NO_CONTENT)
+}
+
+async fn media(
+    State(sb): State<Sandbox>,
+    Path(id): Path<String>,
+) -> Result<Json<MediaReport>, SandboxError> {
+    sb.media_report(&id).await.map(Json)
+}
+
+/// Body of `POST /sandbox/calls/{id}/recording`.
+#[derive(Debug, Deserialize)]
+struct RecordingRequest {
+    /// Where to write the WAV file (48 kHz mono, 16-bit).
+    path: PathBuf,
+}
+
+async fn recording(
+    State(sb): State<Sandbox>,
+    Path(id): Path<String>,
+    Json(req): Json<RecordingRequest>,
+) -> Result<StatusCode, SandboxError> {
+    sb.write_recording(&id, &req.path)
+        .await
+        .map(|()| StatusCode::NO_CONTENT)
 }

@@ -14,6 +14,7 @@ use axum::routing::{get, post};
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
+use super::media::answer_business_offer;
 use super::meta_error::MetaError;
 use super::state::{
     ActionLogEntry, CallRecord, CallState, Direction, PermissionKind, ReceivedRequest,
@@ -316,7 +317,7 @@ impl Sandbox {
             Err(e) => return (Err(e), None),
         };
         let origin = self.origin(pnid).expect("authorized number");
-        let answer = sdp::meta_answer_for_offer(&offer);
+        let (answer, phone) = answer_business_offer(&offer, key_exchange(settings));
         let call = CallRecord {
             id: new_id("wacid"),
             pnid: pnid.to_string(),
@@ -346,6 +347,9 @@ impl Sandbox {
             }],
         };
         let response = json!({"messaging_product": "whatsapp", "calls": [{"id": call.id}]});
+        if let Some(phone) = phone {
+            st.phones.insert(call.id.clone(), phone);
+        }
         st.insert_call(call.clone());
         (Ok(response), Some((call, answer)))
     }
@@ -398,6 +402,8 @@ impl Sandbox {
                 } else {
                     None
                 };
+                // Meta now has the business's answer: the user's phone can connect.
+                self.answer_reached_phone(st.phones.get(call_id), &answer);
                 let rec = st.calls.get_mut(call_id).expect("found above");
                 if action == "pre_accept" {
                     rec.pre_accept_sdp = Some(answer);

@@ -2,11 +2,14 @@
 //! up, picks up or declines a business call; ringing calls expire after the answer window;
 //! permissions are granted or revoked (with the `call_permission_reply` webhook).
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::Deserialize;
 use tokio::time::Instant;
 
+use super::media::DEFAULT_TONE_HZ;
+use super::phone::AudioSpec;
 use super::state::{
     CallRecord, CallState, Direction, PermissionKind, SandboxState, new_id, unix_now,
 };
@@ -35,6 +38,12 @@ pub struct UserCall {
     /// The caller's profile name in `contacts[]`.
     #[serde(default)]
     pub contact_name: Option<String>,
+    /// Without `offer_sdp`: the simulated phone plays this tone (Hz; default 440).
+    #[serde(default)]
+    pub tone_hz: Option<f64>,
+    /// Without `offer_sdp`: the simulated phone plays this WAV file (looped) instead of a tone.
+    #[serde(default)]
+    pub wav: Option<PathBuf>,
 }
 
 impl UserCall {
@@ -47,13 +56,25 @@ impl UserCall {
             cta_payload: None,
             deeplink_payload: None,
             contact_name: None,
+            tone_hz: None,
+            wav: None,
+        }
+    }
+
+    /// What the simulated phone plays: the WAV if given, else the tone (default 440 Hz).
+    pub fn audio(&self) -> AudioSpec {
+        match (&self.wav, self.tone_hz) {
+            (Some(path), _) => AudioSpec::Wav(path.clone()),
+            (None, hz) => AudioSpec::Tone(hz.unwrap_or(DEFAULT_TONE_HZ)),
         }
     }
 }
 
 impl Sandbox {
     /// A WhatsApp user calls: creates the ringing call, sends the `connect` webhook (Meta's offer)
-    /// and starts the answer window. Returns the call id.
+    /// and starts the answer window. Returns the call id. Without `offer_sdp`, a simulated phone
+    /// with real media ([`super::phone::MetaPhone`]) makes the offer; the business's `pre_accept`
+    /// or `accept` answer is applied to it.
     pub fn simulate_user_call(&self, call: UserCall) -> Result<String, SandboxError> {
         let origin = self
             .origin(&call.to_pnid)
@@ -69,6 +90,13 @@ impl Sandbox {
         if st.user_busy(&call.to_pnid, &call.from) {
             return Err(SandboxError::UserBusy(call.from));
         }
+        let (offer_sdp, phone) = match call.offer_sdp.clone() {
+            Some(sdp) => (sdp, None),
+            None => {
+                let (phone, sdp) = self.new_offering_phone(call.audio())?;
+                (sdp, Some(phone))
+            }
+        };
         let now = unix_now();
         let record = CallRecord {
             id: new_id("wacid"),
@@ -81,7 +109,7 @@ impl Sandbox {
             state: CallState::Ringing,
             end_status: None,
             end_reason: None,
-            offer_sdp: Some(call.offer_sdp.unwrap_or_else(super::sdp::meta_user_offer)),
+            offer_sdp: Some(offer_sdp),
             pre_accept_sdp: None,
             accept_sdp: None,
             meta_answer_sdp: None,
@@ -96,6 +124,9 @@ impl Sandbox {
         let id = record.id.clone();
         let name = call.contact_name.as_deref().unwrap_or("Sandbox User");
         let body = webhooks::connect_user_initiated(&origin, &record, name, now);
+        if let Some(phone) = phone {
+            st.phones.insert(id.clone(), phone);
+        }
         st.insert_call(record);
         self.webhooks().send("connect", Some(&id), body);
         // Automatic callback permission (spec 4 (b)) when the number has it enabled.
@@ -239,6 +270,12 @@ impl Sandbox {
             return;
         }
         let now = unix_now();
+        if let Some(phone) = st.phones.get(call_id) {
+            phone.hang_up();
+        }
+        let Some(call) = st.calls.get_mut(call_id) else {
+            return;
+        };
         call.state = CallState::Ended;
         call.end_status = Some(status.to_string());
         call.end_reason = Some(reason.to_string());

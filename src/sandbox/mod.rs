@@ -4,7 +4,8 @@
 //! with Meta's validation, error shapes and HTTP statuses ([`graph_api`]), keeps per-call and
 //! per-user state ([`state`]), sends signed Meta-shaped webhooks that can be duplicated or reordered
 //! ([`webhook_sender`], [`webhooks`]), simulates WhatsApp users calling, hanging up and answering
-//! ([`lifecycle`]), and exposes a control API under `/sandbox/...` for tests ([`control`]).
+//! ([`lifecycle`]) with real media from a simulated phone ([`phone`], [`media`]), and exposes a
+//! control API under `/sandbox/...` for tests ([`control`]).
 //!
 //! The sandbox is a test double: its state sits behind one `Arc<Mutex<_>>`, and timers use
 //! `tokio::time` so tests may run on paused time.
@@ -12,7 +13,9 @@
 pub mod control;
 pub mod graph_api;
 pub mod lifecycle;
+pub mod media;
 pub mod meta_error;
+pub mod phone;
 pub mod sdp;
 pub mod state;
 pub mod webhook_sender;
@@ -30,6 +33,7 @@ use serde_json::{Value, json};
 use url::Url;
 
 pub use lifecycle::UserCall;
+pub use phone::{AudioSpec, MediaReport, MetaPhone};
 pub use state::{
     ActionLogEntry, CallRecord, CallState, Direction, PermissionKind, ReceivedRequest, SentMessage,
 };
@@ -138,13 +142,20 @@ pub enum SandboxError {
     /// A malformed control request.
     #[error("invalid sandbox request: {0}")]
     InvalidRequest(String),
+    /// The call has no simulated phone (it was created with an explicit `offer_sdp`, or its
+    /// business offer could not be answered with media).
+    #[error("call {0} has no simulated phone: create it without offer_sdp to get media")]
+    NoMedia(String),
+    /// The simulated phone failed (socket, SDP, WAV file or DTMF digits).
+    #[error("{0}")]
+    Media(String),
 }
 
 impl IntoResponse for SandboxError {
     fn into_response(self) -> Response {
         let status = match self {
             SandboxError::UnknownNumber(_) | SandboxError::UnknownCall(_) => StatusCode::NOT_FOUND,
-            SandboxError::InvalidRequest(_) => StatusCode::BAD_REQUEST,
+            SandboxError::InvalidRequest(_) | SandboxError::Media(_) => StatusCode::BAD_REQUEST,
             _ => StatusCode::CONFLICT,
         };
         (status, axum::Json(json!({"error": self.to_string()}))).into_response()

@@ -1,7 +1,7 @@
 //! SDP as the sandbox plays Meta: the validation Meta applies to business SDPs, the offer a
 //! WhatsApp user's call carries (modelled on a real captured offer), and the ICE-lite answer Meta
-//! returns to a business-initiated call. [`meta_answer_for_offer`] is the one place a later issue
-//! replaces with a real media endpoint.
+//! returns to a business-initiated call when no media is wanted. Calls with media get their offer
+//! or answer from the simulated phone instead ([`super::phone`], [`super::media`]).
 
 use rand::Rng;
 
@@ -66,7 +66,7 @@ fn random_fingerprint() -> String {
         .join(":")
 }
 
-/// A fresh offer shaped like a real Meta UIC offer (ICE-lite, `actpass`, Opus 111 with Meta's
+/// A fresh media-less offer (for tests that supply no phone) shaped like a real Meta UIC offer (ICE-lite, `actpass`, Opus 111 with Meta's
 /// fmtp, telephone-event/8000 on 126, mid `audio`, `WhatsAppTrack1`), CRLF line ends.
 pub fn meta_user_offer() -> String {
     let session_id: u64 = rand::random::<u64>() >> 1;
@@ -115,8 +115,8 @@ pub fn meta_user_offer() -> String {
 }
 
 /// Meta's answer to a business offer: ICE-lite, `setup:active`, one host candidate, the offer's
-/// `mid`, Opus and telephone-event/8000 with the offer's payload types. A placeholder until the
-/// sandbox has real media (a later issue replaces this function).
+/// `mid`, Opus and telephone-event/8000 with the offer's payload types. Media-less: used only
+/// where the simulated phone cannot answer (SDES numbers, offers str0m refuses).
 pub fn meta_answer_for_offer(offer: &str) -> String {
     let mid = offer
         .lines()

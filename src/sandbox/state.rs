@@ -1,6 +1,6 @@
 //! The sandbox's memory: calls (direction, parties, state, SDPs, the log of Graph actions received
 //! with their results), user call permissions and request counters, per-number settings, sent
-//! messages and the log of every Graph request.
+//! messages, the log of every Graph request and the calls' simulated phones.
 
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -9,6 +9,8 @@ use rand::Rng;
 use serde::Serialize;
 use serde_json::Value;
 use tokio::time::Instant;
+
+use super::phone::MetaPhone;
 
 /// Who started a call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -219,6 +221,9 @@ pub struct SandboxState {
     pub messages: Vec<SentMessage>,
     /// Every Graph request, in order.
     pub requests: Vec<ReceivedRequest>,
+    /// The simulated user's phone of each call that has media (kept after the call ends so its
+    /// report stays readable).
+    pub phones: HashMap<String, MetaPhone>,
 }
 
 impl SandboxState {
