@@ -53,7 +53,8 @@ pub enum BridgeError {
 pub struct BridgeConfig {
     /// The PBX leg's audio codec.
     pub pbx_codec: PbxCodec,
-    /// The PBX leg's telephone-event PT, if it negotiated one (DTMF is dropped otherwise).
+    /// The PBX leg's telephone-event PT, if it negotiated one. Without it, WhatsApp digits are
+    /// dropped (no in-band tone generation) and PBX digits can only arrive in-band, as audio.
     pub pbx_te_pt: Option<u8>,
     /// The clock of the PBX's telephone-event rtpmap (8000 or 48000).
     pub pbx_te_clock: u32,

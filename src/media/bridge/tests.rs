@@ -612,3 +612,44 @@ fn rtt_comes_from_the_pbx_receiver_report_on_our_sender_report() {
     assert!((rtt.as_secs_f64() - 0.040).abs() < 0.001, "{rtt:?}");
     assert!((b.stats().pbx_rtt_ms.unwrap() - 40.0).abs() < 1.0);
 }
+
+#[test]
+fn lost_wa_frame_is_concealed_when_transcoding_and_skipped_in_passthrough() {
+    let wa = wa_opus_frames(WA_TONE, 3);
+    let mut b = bridge(PbxCodec::Pcmu);
+    let a = RtpPacket::parse(b.on_wa_audio(&wa[0]).unwrap()).unwrap();
+    let (seq, ts) = (a.sequence, a.timestamp);
+    let plc = RtpPacket::parse(b.on_wa_lost().expect("a concealed frame")).unwrap();
+    assert_eq!(
+        (plc.sequence, plc.timestamp),
+        (seq.wrapping_add(1), ts.wrapping_add(160))
+    );
+    assert_eq!(plc.payload.len(), 160);
+
+    let mut b = bridge(PbxCodec::Opus { pt: 96 });
+    let a = RtpPacket::parse(b.on_wa_audio(&wa[0]).unwrap()).unwrap();
+    let (seq, ts) = (a.sequence, a.timestamp);
+    assert!(b.on_wa_lost().is_none());
+    let c = RtpPacket::parse(b.on_wa_audio(&wa[2]).unwrap()).unwrap();
+    // no sequence gap (nothing was sent), a one-frame timestamp gap (time went on)
+    assert_eq!(
+        (c.sequence, c.timestamp),
+        (seq.wrapping_add(1), ts.wrapping_add(1920))
+    );
+}
+
+#[test]
+fn dtmf_is_dropped_not_sent_as_audio_when_the_pbx_has_no_telephone_event() {
+    let cfg = BridgeConfig {
+        pbx_te_pt: None,
+        ..config(PbxCodec::Pcma)
+    };
+    let mut b = Bridge::with_stream(cfg, OutboundStream::new(1, 0, 0), 0).unwrap();
+    let out = wa_digit_to_pbx(&mut b, 3, 3);
+    assert!(
+        out.iter()
+            .all(|d| RtpPacket::parse(d).unwrap().payload_type == 8)
+    );
+    assert_continuous(&out, 160);
+    assert_eq!(b.stats().dtmf_to_pbx, 0);
+}
