@@ -14,7 +14,6 @@ fn answering_meta_offer_connects_with_opus_and_dtmf_both_ways() {
         s.gw.is_connected() && s.meta.connected_at.is_some()
     });
     assert!(up, "ICE+DTLS up within 1 s, events {:?}", sim.gw_events);
-    println!("connected at {:?}", sim.gw_connected_at());
 
     // ICE: the gateway is controlling and nominates; the lite peer never checks.
     let requests: Vec<_> = sim
@@ -46,7 +45,6 @@ fn answering_meta_offer_connects_with_opus_and_dtmf_both_ways() {
     assert_eq!(dtmf, [(11, false), (11, true)]);
     assert_dtmf_shares_the_audio_stream(&sim);
     let stats = sim.gw.stats();
-    println!("{stats:?}");
     assert_eq!(
         stats.dtmf_packets_out, 7,
         "5 growing reports + 2 repeated ends"
@@ -81,4 +79,21 @@ fn assert_dtmf_shares_the_audio_stream(sim: &super::net::Sim) {
         dtmf_ts + 960 * dtmf.len() as u32,
         "audio resumes on its clock"
     );
+}
+
+#[test]
+fn meta_never_answering_dtls_fails_the_leg_after_the_handshake_timeout() {
+    let (mut sim, _) = uic(Workarounds::default(), str::to_owned);
+    sim.drop_to_meta = Box::new(|_, b| dtls_handshake_type(b).is_some());
+    sim.gw.kick_dtls();
+    let failed = sim.run_until(Duration::from_secs(60), |s| {
+        s.gw_events
+            .iter()
+            .any(|(_, e)| matches!(e, WaEvent::Failed(_)))
+    });
+    assert!(failed, "events: {:?}", sim.gw_events);
+    let (at, _) = sim.gw_events.last().unwrap();
+    assert!(*at > Duration::from_secs(20), "failed at {at:?}");
+    assert!(!sim.gw.is_connected());
+    assert!(sim.gw.send_opus(sim.now, &[0xf8], 0).is_err());
 }
