@@ -20,3 +20,4 @@ pub mod policy;
 pub mod sandbox;
 pub mod store;
 pub mod telemetry;
+pub mod whatsapp_media;
