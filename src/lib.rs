@@ -15,6 +15,7 @@ pub mod cloud;
 pub mod config;
 pub mod demo;
 pub mod gateway;
+pub mod pbx;
 pub mod policy;
 pub mod sandbox;
 pub mod store;
