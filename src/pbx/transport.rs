@@ -502,3 +502,148 @@ impl Router {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn bound() -> (SipTransport, tokio::net::UdpSocket) {
+        let cfg = SipConfig {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            setup_timeout_s: 2,
+        };
+        let t = SipTransport::bind(&cfg).await.unwrap();
+        let client = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        (t, client)
+    }
+
+    fn request(method: &str, call_id: &str, to_tag: Option<&str>) -> String {
+        let tag = to_tag.map(|t| format!(";tag={t}")).unwrap_or_default();
+        format!(
+            "{method} sip:callgate@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bK{}\r\n\
+             From: <sip:pbx@127.0.0.1>;tag=p1\r\nTo: <sip:callgate@127.0.0.1>{tag}\r\n\
+             Call-ID: {call_id}\r\nCSeq: 1 {method}\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
+            message::new_tag()
+        )
+    }
+
+    async fn exchange(client: &tokio::net::UdpSocket, to: SocketAddr, msg: &str) -> u16 {
+        client.send_to(msg.as_bytes(), to).await.unwrap();
+        let mut buf = vec![0u8; 4096];
+        let (n, _) = tokio::time::timeout(Duration::from_secs(2), client.recv_from(&mut buf))
+            .await
+            .expect("an answer")
+            .unwrap();
+        match message::parse_message(&buf[..n]).unwrap() {
+            SipMessage::Response(r) => r.status_code.code(),
+            other => panic!("expected a response, got {other}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn requests_for_no_call_are_answered_by_the_transport() {
+        let (t, client) = bound().await;
+        let to = t.local_addr();
+        assert_eq!(
+            exchange(&client, to, &request("OPTIONS", "ka", None)).await,
+            200
+        );
+        assert_eq!(
+            exchange(&client, to, &request("BYE", "gone", Some("x"))).await,
+            481
+        );
+        assert_eq!(
+            exchange(&client, to, &request("OPTIONS", "gone", Some("x"))).await,
+            481
+        );
+        assert_eq!(
+            exchange(&client, to, &request("INVITE", "new", None)).await,
+            501
+        );
+        assert_eq!(
+            exchange(&client, to, &request("MESSAGE", "m", None)).await,
+            501
+        );
+    }
+
+    #[tokio::test]
+    async fn registered_call_receives_its_messages_until_the_inbox_is_dropped() {
+        let (t, client) = bound().await;
+        let to = t.local_addr();
+        let mut inbox = t.register("c1");
+        client
+            .send_to(request("BYE", "c1", Some("x")).as_bytes(), to)
+            .await
+            .unwrap();
+        let got = tokio::time::timeout(Duration::from_secs(2), inbox.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(matches!(got.message, SipMessage::Request(ref r) if r.method == Method::Bye));
+        assert_eq!(got.from.addr, client.local_addr().unwrap());
+        drop(inbox);
+        assert_eq!(
+            exchange(&client, to, &request("BYE", "c1", Some("x"))).await,
+            481
+        );
+    }
+
+    #[tokio::test]
+    async fn new_invites_go_to_the_taker_who_can_reject_them() {
+        let (t, client) = bound().await;
+        let mut calls = t.take_new_calls();
+        client
+            .send_to(request("INVITE", "n1", None).as_bytes(), t.local_addr())
+            .await
+            .unwrap();
+        let call = tokio::time::timeout(Duration::from_secs(2), calls.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(message::call_id(&call.request).unwrap(), "n1");
+        call.reject(403).await.unwrap();
+        let mut buf = vec![0u8; 4096];
+        let (n, _) = client.recv_from(&mut buf).await.unwrap();
+        assert!(String::from_utf8_lossy(&buf[..n]).starts_with("SIP/2.0 403"));
+        drop(calls);
+        let to = t.local_addr();
+        assert_eq!(
+            exchange(&client, to, &request("INVITE", "n2", None)).await,
+            501
+        );
+    }
+
+    #[tokio::test]
+    async fn tcp_frames_are_routed_and_answered_on_the_same_connection() {
+        let (t, _) = bound().await;
+        let mut inbox = t.register("tcp1");
+        let mut conn = TcpStream::connect(t.local_addr()).await.unwrap();
+        let two = format!(
+            "{}{}",
+            request("OPTIONS", "tcp-ka", None),
+            request("BYE", "tcp1", Some("x"))
+        );
+        conn.write_all(two.as_bytes()).await.unwrap();
+        let got = tokio::time::timeout(Duration::from_secs(2), inbox.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(got.from.transport, Transport::Tcp);
+        let mut buf = vec![0u8; 4096];
+        let n = tokio::time::timeout(Duration::from_secs(2), conn.read(&mut buf))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(String::from_utf8_lossy(&buf[..n]).starts_with("SIP/2.0 200"));
+        // Our answer to the BYE goes back over the connection the PBX opened.
+        t.sender()
+            .send(got.from, b"SIP/2.0 200 OK\r\nContent-Length: 0\r\n\r\n")
+            .await
+            .unwrap();
+        let n = tokio::time::timeout(Duration::from_secs(2), conn.read(&mut buf))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(String::from_utf8_lossy(&buf[..n]).starts_with("SIP/2.0 200 OK"));
+    }
+}
