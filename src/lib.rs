@@ -16,6 +16,7 @@ pub mod config;
 pub mod demo;
 pub mod gateway;
 pub mod media;
+pub mod pbx;
 pub mod policy;
 pub mod sandbox;
 pub mod store;

@@ -1,0 +1,116 @@
+//! sipp as a scripted PBX: runs one UAS scenario from `tests/peers/sipp/` on free loopback
+//! ports over UDP or TCP, with `-key` substitutions, logs in a temp dir. Killed on drop.
+
+use std::net::{TcpStream, UdpSocket};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use super::{free_port, require_binary, wait_until};
+
+/// A running sipp UAS handling one call.
+pub struct Sipp {
+    child: Child,
+    pub dir: tempfile::TempDir,
+    pub port: u16,
+    pub transport: &'static str,
+}
+
+impl Sipp {
+    /// Starts `sipp -sf tests/peers/sipp/<scenario>` as UAS on a free port; `transport` is
+    /// `udp` or `tcp`; each `(NAME, value)` replaces `@NAME@` in the scenario text.
+    pub fn uas(scenario: &str, transport: &'static str, fill: &[(&str, &str)]) -> Sipp {
+        let bin = require_binary("sipp");
+        let dir = tempfile::tempdir().expect("temp dir");
+        let port = free_port();
+        let media = free_port();
+        let src = format!("{}/tests/peers/sipp/{scenario}", env!("CARGO_MANIFEST_DIR"));
+        let mut text = std::fs::read_to_string(&src).expect("scenario file");
+        for (k, v) in fill {
+            text = text.replace(&format!("@{k}@"), v);
+        }
+        let sf = dir.path().join(scenario);
+        std::fs::write(&sf, text).unwrap();
+        let mut cmd = Command::new(bin);
+        cmd.arg("-sf")
+            .arg(&sf)
+            .args(["-i", "127.0.0.1", "-mi", "127.0.0.1"])
+            .args(["-p", &port.to_string(), "-mp", &media.to_string()])
+            .args(["-t", if transport == "tcp" { "t1" } else { "u1" }])
+            .args(["-m", "1", "-nostdin", "-timeout", "30s", "-timeout_error"])
+            .args(["-trace_msg", "-trace_err"])
+            .arg("-message_file")
+            .arg(dir.path().join("messages.log"))
+            .arg("-error_file")
+            .arg(dir.path().join("errors.log"));
+        let child = cmd
+            .current_dir(dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("sipp starts");
+        let s = Sipp {
+            child,
+            dir,
+            port,
+            transport,
+        };
+        let up = wait_until(Duration::from_secs(10), || match transport {
+            "tcp" => TcpStream::connect(("127.0.0.1", port)).is_ok(),
+            _ => UdpSocket::bind(("127.0.0.1", port)).is_err(),
+        });
+        assert!(up, "sipp did not bind port {port}: {}", s.logs());
+        // The UDP bind check races sipp's own socket set-up by a hair.
+        std::thread::sleep(Duration::from_millis(100));
+        s
+    }
+
+    /// The URI that reaches it.
+    pub fn uri(&self) -> String {
+        match self.transport {
+            "tcp" => format!("sip:agents@127.0.0.1:{};transport=tcp", self.port),
+            _ => format!("sip:agents@127.0.0.1:{}", self.port),
+        }
+    }
+
+    /// Messages and errors sipp logged.
+    pub fn logs(&self) -> String {
+        let read = |n: &str| std::fs::read_to_string(self.dir.path().join(n)).unwrap_or_default();
+        format!(
+            "--- sipp messages ---\n{}\n--- sipp errors ---\n{}",
+            read("messages.log"),
+            read("errors.log")
+        )
+    }
+
+    /// Waits for sipp to finish its call; `None` if it is still running after `within`.
+    pub fn wait(&mut self, within: Duration) -> Option<ExitStatus> {
+        let end = Instant::now() + within;
+        loop {
+            if let Ok(Some(st)) = self.child.try_wait() {
+                return Some(st);
+            }
+            if Instant::now() >= end {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Asserts that sipp ran its scenario to the end (exit status 0), printing its logs if not.
+    pub fn assert_success(&mut self, within: Duration) {
+        let st = self.wait(within);
+        assert!(
+            st.is_some_and(|s| s.success()),
+            "sipp scenario did not succeed ({st:?})\n{}",
+            self.logs()
+        );
+    }
+}
+
+impl Drop for Sipp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
