@@ -11,7 +11,7 @@ SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
 build_pkgs=(cmake pkg-config build-essential)
-test_pkgs=()
+test_pkgs=(baresip-core sip-tester tshark sox libsox-fmt-all python3-venv valgrind)
 
 pkgs=("${build_pkgs[@]}")
 if [ "$what" = "test" ]; then pkgs+=("${test_pkgs[@]}"); fi
@@ -28,4 +28,9 @@ fi
 
 if [ "$what" = "test" ]; then
   rustup component add rustfmt clippy >/dev/null 2>&1 || true
+  # WebRTC peer for interop tests: aiortc (a second WebRTC stack) in the project's own venv.
+  if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c "import aiortc, numpy" 2>/dev/null; then
+    python3 -m venv .venv
+    .venv/bin/pip install -q --disable-pip-version-check aiortc numpy
+  fi
 fi

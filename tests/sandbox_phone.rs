@@ -15,7 +15,8 @@ use callgate::sandbox::{CallState, PermissionKind, Sandbox, SandboxConfig, UserC
 use phone_support::{Business, ChildGuard};
 use serde_json::{Value, json};
 
-const PYTHON: &str = "/tmp/venv-probe/bin/python";
+/// The project venv made by `scripts/deps.sh test` (aiortc + numpy).
+const PYTHON: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/.venv/bin/python");
 
 fn fixture(name: &str) -> String {
     std::fs::read_to_string(format!(
@@ -224,7 +225,7 @@ async fn phone_sends_nothing_until_it_has_received_media() {
 async fn aiortc_answering_the_phone_hears_440_and_the_phone_hears_1000() {
     assert!(
         Path::new(PYTHON).exists(),
-        "{PYTHON} is missing: create the venv with `python3 -m venv /tmp/venv-probe && /tmp/venv-probe/bin/pip install aiortc numpy`"
+        "{PYTHON} is missing: run `bash scripts/deps.sh test` (it creates .venv with aiortc and numpy)"
     );
     let dir = tempfile::tempdir().unwrap();
     let (offer_in, answer_out, rec) = (
