@@ -13,6 +13,7 @@ pub async fn run() -> anyhow::Result<()> {
     let mut cfg = Config::embedded_default()?;
     cfg.http.listen.set_port(0);
     cfg.sandbox.listen.set_port(0);
+    cfg.sip.listen.set_port(0);
     let dir = std::env::temp_dir().join(format!("callgate-demo-{}", std::process::id()));
     cfg.store.path = dir.join("callgate.db");
     let pnid = cfg

@@ -2,17 +2,20 @@
 //! registry, the operator API and (when enabled) the sandbox, and shuts it all down cleanly.
 
 use crate::api::{self, ApiState, ApiTokens};
+use crate::call::legs::LegsEnv;
 use crate::call::{CallConfig, DriverDeps, Registry};
 use crate::cloud::graph::{GraphClient, GraphClientConfig};
 use crate::cloud::intake::{self, Intake};
 use crate::cloud::webhook::WebhookEndpoint;
 use crate::config::Config;
+use crate::pbx::SipTransport;
 use crate::policy::Policy;
 use crate::sandbox::{Sandbox, SandboxConfig};
 use crate::store::Store;
 use crate::telemetry;
 use anyhow::Context;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
@@ -36,6 +39,8 @@ pub struct Gateway {
     pub store: Store,
     /// Live calls.
     pub registry: Registry,
+    /// Where SIP toward the PBX is sent and received (UDP and TCP).
+    pub sip_addr: SocketAddr,
     stop: watch::Sender<bool>,
     tasks: JoinSet<()>,
 }
@@ -107,9 +112,14 @@ impl Gateway {
             max_retries: cfg.meta.max_retries,
             backoff_base: Duration::from_millis(200),
         })?;
+        let sip = SipTransport::bind(&cfg.sip).await?;
+        tracing::info!(addr = %sip.local_addr(), "SIP toward the PBX (UDP and TCP)");
+        let sip = Arc::new(sip);
+        let legs = LegsEnv::new(&cfg, sip.clone())?;
         let call_config = CallConfig {
             answer_window: cfg.calls.answer_window(),
             pbx_ring_timeout: Duration::from_secs(cfg.calls.pbx_ring_timeout_s),
+            pbx_setup_timeout: Duration::from_secs(cfg.sip.setup_timeout_s),
             ..CallConfig::default()
         };
         let registry = Registry::new(
@@ -117,6 +127,7 @@ impl Gateway {
                 graph,
                 store: store.clone(),
                 policy: Policy::from_config(&cfg),
+                legs: Some(Arc::new(legs)),
             },
             call_config,
         );
@@ -162,6 +173,7 @@ impl Gateway {
             sandbox,
             store,
             registry,
+            sip_addr: sip.local_addr(),
             stop,
             tasks,
         })
@@ -170,6 +182,18 @@ impl Gateway {
     /// Hangs up live calls, stops accepting webhooks and waits (up to 5 s) for tasks to finish.
     pub async fn shutdown(mut self) {
         self.registry.hang_up_all();
+        // Live calls end their legs (BYE/CANCEL to the PBX, terminate/reject to Meta) first.
+        let calls_gone = async {
+            while self.registry.active_calls() > 0 {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        };
+        if tokio::time::timeout(Duration::from_secs(5), calls_gone)
+            .await
+            .is_err()
+        {
+            tracing::warn!("some calls did not end within 5 s");
+        }
         let _ = self.stop.send(true);
         let drain = async { while self.tasks.join_next().await.is_some() {} };
         if tokio::time::timeout(Duration::from_secs(5), drain)

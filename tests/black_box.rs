@@ -80,6 +80,7 @@ fn start_default() -> (
         .args(["--log-format", "json", "run"])
         .env("CALLGATE_HTTP_LISTEN", "127.0.0.1:0")
         .env("CALLGATE_SANDBOX_LISTEN", "127.0.0.1:0")
+        .env("CALLGATE_SIP_LISTEN", "127.0.0.1:0")
         .env("CALLGATE_META_GRAPH_BASE_URL", "http://127.0.0.1:0")
         .env("CALLGATE_STORE_PATH", dir.join("callgate.db"))
         .env("RUST_LOG", "info")

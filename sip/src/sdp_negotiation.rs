@@ -22,7 +22,8 @@ pub enum CodecKind {
 }
 
 impl CodecKind {
-    fn encoding(self) -> &'static str {
+    /// The rtpmap encoding name (`PCMU`, `PCMA`, `G722`, `opus`).
+    pub fn encoding(self) -> &'static str {
         match self {
             Self::Pcmu => "PCMU",
             Self::Pcma => "PCMA",

@@ -1,10 +1,14 @@
-//! The per-call task: owns one [`Call`] machine and carries out its actions (Graph requests,
-//! policy checks, records), feeding results back as inputs. One task per call, nothing shared
-//! between calls but the store, the Graph client and the registry's map of senders.
+//! The per-call task: owns one [`Call`] machine and the call's [`Legs`] (WhatsApp media, PBX
+//! SIP and RTP, the bridge) and carries out the machine's actions (Graph requests, policy
+//! checks, media and SIP commands, records), feeding results back as inputs. One task per call,
+//! nothing shared between calls but the store, the Graph client, the SIP transport and the
+//! registry's map of senders.
 //!
 //! Graph requests run as their own small tasks that post their result into this call's channel, so
-//! a slow Meta never stops the call from seeing a terminate webhook or a timer.
+//! a slow Meta never stops the call from seeing a terminate webhook, a BYE or a timer, and never
+//! stalls its audio clock.
 
+use super::legs::{LegOutput, Legs, LegsEnv};
 use super::record;
 use super::{
     Action, Call, GraphFailure, GraphRequest, GraphRequestKind, GraphSuccess, Input, Outcome,
@@ -26,12 +30,26 @@ pub struct DriverDeps {
     pub store: Store,
     /// The rules calls are checked against.
     pub policy: Policy,
+    /// SIP transport, media ports and codecs for the call legs; `None` runs calls without media
+    /// or SIP (they fail at the first media or PBX action, with that reason).
+    pub legs: Option<Arc<LegsEnv>>,
 }
 
-/// Runs `call` until it has ended and every request it sent has answered.
-/// `initial` are the actions returned by the machine's constructor.
+/// The per-call state the action executor works on.
+struct Task<'a> {
+    call: Call,
+    key: String,
+    deps: &'a Arc<DriverDeps>,
+    tx: mpsc::UnboundedSender<Input>,
+    legs: Option<Legs>,
+    local: VecDeque<Input>,
+    in_flight: usize,
+}
+
+/// Runs `call` until it has ended, every request it sent has answered and its PBX leg has
+/// finished. `initial` are the actions returned by the machine's constructor.
 pub(super) async fn drive(
-    mut call: Call,
+    call: Call,
     initial: Vec<Action>,
     key: String,
     tx: mpsc::UnboundedSender<Input>,
@@ -42,22 +60,29 @@ pub(super) async fn drive(
     let span = tracing::info_span!("call", call_id = %key);
     let task_key = key.clone();
     async move {
-        let key = task_key;
-        let mut local: VecDeque<Input> = VecDeque::new();
-        let mut in_flight = 0usize;
+        let mut t = Task {
+            call,
+            key: task_key,
+            deps: &deps,
+            tx,
+            legs: deps.legs.clone().map(Legs::new),
+            local: VecDeque::new(),
+            in_flight: 0,
+        };
         let mut actions = initial;
         loop {
             for action in actions.drain(..) {
-                execute(&call, &key, action, &deps, &tx, &mut local, &mut in_flight).await;
+                t.execute(action).await;
             }
-            if let Some(input) = local.pop_front() {
-                actions = call.handle(Instant::now().into_std(), input);
+            if let Some(input) = t.local.pop_front() {
+                actions = t.handle(input).await;
                 continue;
             }
-            if call.outcome().is_some() && in_flight == 0 {
+            let settled = t.legs.as_ref().is_none_or(Legs::settled);
+            if t.call.outcome().is_some() && t.in_flight == 0 && settled {
                 break;
             }
-            let deadline = call.poll_timeout().map(Instant::from_std);
+            let deadline = t.call.poll_timeout().map(Instant::from_std);
             let input = tokio::select! {
                 msg = rx.recv() => match msg {
                     Some(input) => input,
@@ -65,13 +90,21 @@ pub(super) async fn drive(
                     None => Input::HangUp,
                 },
                 _ = sleep_until(deadline) => Input::Timeout,
+                wake = legs_wait(t.legs.as_mut()) => {
+                    let out = match t.legs.as_mut() {
+                        Some(legs) => legs.handle(wake).await,
+                        None => Vec::new(),
+                    };
+                    t.absorb(out).await;
+                    continue;
+                }
             };
             if let Input::GraphDone { .. } = input {
-                in_flight = in_flight.saturating_sub(1);
+                t.in_flight = t.in_flight.saturating_sub(1);
             }
-            actions = call.handle(Instant::now().into_std(), input);
+            actions = t.handle(input).await;
         }
-        tracing::info!(state = call.state().name(), "call task finished");
+        tracing::info!(state = t.call.state().name(), "call task finished");
     }
     .instrument(span)
     .await;
@@ -85,67 +118,150 @@ async fn sleep_until(deadline: Option<Instant>) {
     }
 }
 
-async fn execute(
-    call: &Call,
-    key: &str,
-    action: Action,
-    deps: &Arc<DriverDeps>,
-    tx: &mpsc::UnboundedSender<Input>,
-    local: &mut VecDeque<Input>,
-    in_flight: &mut usize,
-) {
-    match action {
-        Action::CheckPolicy => {
-            let decision = match call.user_params() {
-                Some(p) => deps.policy.user_call(p),
-                None => deps.policy.business_call(call.phone_number_id()),
-            };
-            tracing::info!(allowed = decision.allowed, reason = %decision.reason, "policy decision");
-            local.push_back(Input::PolicyDecision {
-                allowed: decision.allowed,
-                reason: decision.reason,
-            });
-        }
-        Action::CheckPermission => {
-            let d = deps.policy.business_call(call.phone_number_id());
-            local.push_back(Input::PolicyDecision {
-                allowed: d.allowed,
-                reason: d.reason,
-            });
-        }
-        Action::Graph(request) => {
-            *in_flight += 1;
-            let deps = deps.clone();
-            let tx = tx.clone();
-            let pnid = call.phone_number_id().to_string();
-            tokio::spawn(
-                async move {
-                    let (kind, result) = send_graph(&deps.graph, &pnid, request).await;
-                    let _ = tx.send(Input::GraphDone {
-                        request: kind,
-                        result,
-                    });
-                }
-                .in_current_span(),
-            );
-        }
-        Action::Record(step) => record::step(&deps.store, key, call, &step).await,
-        Action::Ended(outcome) => {
-            log_outcome(&outcome);
-            record::ended(&deps.store, key, &outcome).await;
-        }
-        Action::PrepareMedia { .. } | Action::CreateOffer | Action::ApplyAnswer { .. } => {
-            tracing::error!("no WhatsApp media leg is available in this build");
-            local.push_back(Input::MediaFailed {
-                reason: "no WhatsApp media leg is available in this build".into(),
-            });
-        }
-        Action::RingPbx(_) => {
-            tracing::error!("no SIP leg is available in this build");
-            local.push_back(Input::PbxFailed(super::PbxFailure::Unreachable));
-        }
-        other => tracing::debug!(action = ?other, "action needs no work without media or SIP legs"),
+async fn legs_wait(legs: Option<&mut Legs>) -> super::legs::Wake {
+    match legs {
+        Some(l) => l.wait().await,
+        None => std::future::pending().await,
     }
+}
+
+impl Task<'_> {
+    /// Feeds `input` to the machine; a successful `pre_accept` first kicks DTLS (L5).
+    async fn handle(&mut self, input: Input) -> Vec<Action> {
+        if let Input::GraphDone {
+            request: GraphRequestKind::PreAccept,
+            result: Ok(_),
+        } = &input
+            && let Some(legs) = &mut self.legs
+        {
+            let out = legs.pre_accepted();
+            self.absorb(out).await;
+        }
+        self.call.handle(Instant::now().into_std(), input)
+    }
+
+    /// Queues the legs' inputs for the machine and records their notes.
+    async fn absorb(&mut self, out: Vec<LegOutput>) {
+        for o in out {
+            match o {
+                LegOutput::Input(i) => self.local.push_back(i),
+                LegOutput::Note(kind, detail) => {
+                    record::event(&self.deps.store, &self.key, kind, detail).await;
+                }
+            }
+        }
+    }
+
+    async fn execute(&mut self, action: Action) {
+        let deps = self.deps;
+        match action {
+            Action::CheckPolicy => {
+                let decision = match self.call.user_params() {
+                    Some(p) => deps.policy.user_call(p),
+                    None => deps.policy.business_call(self.call.phone_number_id()),
+                };
+                tracing::info!(allowed = decision.allowed, reason = %decision.reason, "policy decision");
+                if let Some(legs) = &mut self.legs {
+                    legs.set_route(decision.route.clone());
+                }
+                self.local.push_back(Input::PolicyDecision {
+                    allowed: decision.allowed,
+                    reason: decision.reason,
+                });
+            }
+            Action::CheckPermission => {
+                let d = deps.policy.business_call(self.call.phone_number_id());
+                self.local.push_back(Input::PolicyDecision {
+                    allowed: d.allowed,
+                    reason: d.reason,
+                });
+            }
+            Action::Graph(request) => {
+                self.in_flight += 1;
+                let deps = deps.clone();
+                let tx = self.tx.clone();
+                let pnid = self.call.phone_number_id().to_string();
+                tokio::spawn(
+                    async move {
+                        let (kind, result) = send_graph(&deps.graph, &pnid, request).await;
+                        let _ = tx.send(Input::GraphDone {
+                            request: kind,
+                            result,
+                        });
+                    }
+                    .in_current_span(),
+                );
+            }
+            Action::Record(step) => record::step(&deps.store, &self.key, &self.call, &step).await,
+            Action::Ended(outcome) => {
+                log_outcome(&outcome);
+                if let Some(legs) = &mut self.legs {
+                    legs.end();
+                    if let Some(stats) = legs.media_stats() {
+                        record::media_stats(&deps.store, &self.key, stats).await;
+                    }
+                }
+                record::ended(&deps.store, &self.key, &outcome).await;
+            }
+            Action::PrepareMedia { offer } => {
+                let out = match &mut self.legs {
+                    Some(legs) => legs.prepare_media(&offer).await,
+                    None => vec![no_legs_media()],
+                };
+                self.absorb(out).await;
+            }
+            Action::RingPbx(ring) => {
+                let out = match &mut self.legs {
+                    Some(legs) => {
+                        if let Some(target) = legs.route() {
+                            record::sip_target(&deps.store, &self.key, target.to_string()).await;
+                        }
+                        legs.ring_pbx(&ring).await
+                    }
+                    None => {
+                        tracing::error!("no SIP leg is available in this build");
+                        vec![LegOutput::Input(Input::PbxFailed(
+                            super::PbxFailure::Unreachable,
+                        ))]
+                    }
+                };
+                self.absorb(out).await;
+            }
+            Action::CancelPbx => {
+                if let Some(legs) = &mut self.legs {
+                    let out = legs.cancel_pbx().await;
+                    self.absorb(out).await;
+                }
+            }
+            Action::HangUpPbx => {
+                if let Some(legs) = &mut self.legs {
+                    let out = legs.hang_up_pbx().await;
+                    self.absorb(out).await;
+                }
+            }
+            Action::StartAudio => {
+                if let Some(legs) = &mut self.legs {
+                    legs.start_audio();
+                }
+            }
+            Action::CreateOffer | Action::ApplyAnswer { .. } => {
+                // Business-initiated media comes with the business-initiated calls issue.
+                self.local.push_back(Input::MediaFailed {
+                    reason: "business-initiated media is not available in this build".into(),
+                });
+            }
+            other => {
+                tracing::debug!(action = ?other, "action needs no work without a SIP phone leg")
+            }
+        }
+    }
+}
+
+fn no_legs_media() -> LegOutput {
+    tracing::error!("no WhatsApp media leg is available in this build");
+    LegOutput::Input(Input::MediaFailed {
+        reason: "no WhatsApp media leg is available in this build".into(),
+    })
 }
 
 fn log_outcome(o: &Outcome) {

@@ -8,6 +8,7 @@ mod bic;
 mod config;
 mod driver;
 mod input;
+pub mod legs;
 mod machine;
 mod outcome;
 pub mod record;

@@ -71,6 +71,32 @@ pub(super) async fn step(store: &Store, key: &str, call: &Call, step: &Step) {
     .await;
 }
 
+/// Stores the SIP URI the call rang in its record.
+pub(super) async fn sip_target(store: &Store, key: &str, target: String) {
+    let id = key.to_string();
+    blocking(store, move |s| {
+        let Some(mut rec) = s.get_call(&id)? else {
+            return Ok(());
+        };
+        rec.sip_target = Some(target);
+        s.update_call(&rec)
+    })
+    .await;
+}
+
+/// Stores the call's media statistics (both legs and the bridge) in its record.
+pub(super) async fn media_stats(store: &Store, key: &str, stats: serde_json::Value) {
+    let id = key.to_string();
+    blocking(store, move |s| {
+        let Some(mut rec) = s.get_call(&id)? else {
+            return Ok(());
+        };
+        rec.stats = Some(stats);
+        s.update_call(&rec)
+    })
+    .await;
+}
+
 /// Records the end of a call.
 pub(super) async fn ended(store: &Store, key: &str, o: &Outcome) {
     let end = CallEnd {

@@ -64,6 +64,10 @@ pub struct SipConfig {
     /// Seconds to wait for any response to an INVITE before the PBX counts as unreachable.
     #[serde(default = "default_sip_setup_timeout")]
     pub setup_timeout_s: u64,
+    /// Audio codecs offered to the PBX, in preference order (`opus`, `g722`, `pcmu`, `pcma`).
+    /// Opus first means passthrough (no transcoding) whenever the PBX speaks Opus.
+    #[serde(default = "default_sip_codecs")]
+    pub codecs: Vec<String>,
 }
 
 impl Default for SipConfig {
@@ -71,6 +75,7 @@ impl Default for SipConfig {
         Self {
             listen: default_sip_listen(),
             setup_timeout_s: default_sip_setup_timeout(),
+            codecs: default_sip_codecs(),
         }
     }
 }
@@ -83,12 +88,20 @@ fn default_sip_setup_timeout() -> u64 {
     5
 }
 
+fn default_sip_codecs() -> Vec<String> {
+    ["opus", "g722", "pcmu", "pcma"].map(String::from).to_vec()
+}
+
 /// `[media]`
 #[derive(Debug, Clone, Deserialize)]
 pub struct MediaConfig {
     /// The address Meta and the PBX send media to (advertised in SDP and ICE candidates).
     #[serde(default = "default_public_ip")]
     pub public_ip: std::net::IpAddr,
+    /// The local address media sockets bind (default: `public_ip`). Set it, e.g. to `0.0.0.0`,
+    /// when `public_ip` is a NAT address that is not on this host.
+    #[serde(default)]
+    pub bind_ip: Option<std::net::IpAddr>,
     /// Lowest UDP port for media sockets.
     #[serde(default = "default_port_min")]
     pub port_min: u16,
@@ -104,10 +117,18 @@ impl Default for MediaConfig {
     fn default() -> Self {
         Self {
             public_ip: default_public_ip(),
+            bind_ip: None,
             port_min: default_port_min(),
             port_max: default_port_max(),
             opus_complexity: default_opus_complexity(),
         }
+    }
+}
+
+impl MediaConfig {
+    /// The address media sockets bind: `bind_ip`, or `public_ip` when unset.
+    pub fn bind_ip(&self) -> std::net::IpAddr {
+        self.bind_ip.unwrap_or(self.public_ip)
     }
 }
 

@@ -147,7 +147,9 @@ pub(super) fn validate(cfg: &Config) -> Vec<(Vec<Seg>, String)> {
     }
 
     let m = &cfg.media;
-    if m.port_min == 0 || m.port_min > m.port_max {
+    if m.port_min == 0 && m.port_max == 0 {
+        // Both 0: any free port the OS picks (tests, single-host set-ups without a firewall).
+    } else if m.port_min == 0 || m.port_min > m.port_max {
         problem(
             key(&["media", "port_min"]),
             format!(
@@ -168,6 +170,14 @@ pub(super) fn validate(cfg: &Config) -> Vec<(Vec<Seg>, String)> {
         problem(
             key(&["media", "public_ip"]),
             "must be the address peers send media to, not 0.0.0.0".into(),
+        );
+    }
+    if let Err(e) = crate::pbx::parse_codecs(&cfg.sip.codecs.join(",")) {
+        problem(key(&["sip", "codecs"]), e.to_string());
+    } else if cfg.sip.codecs.is_empty() {
+        problem(
+            key(&["sip", "codecs"]),
+            "is empty: list at least one of \"opus\", \"g722\", \"pcmu\", \"pcma\"".into(),
         );
     }
     if cfg.sip.setup_timeout_s == 0 || cfg.sip.setup_timeout_s >= c.pbx_ring_timeout_s {

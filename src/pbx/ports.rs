@@ -39,8 +39,17 @@ impl PortAllocator {
     }
 
     /// Binds a UDP socket on the next free port of the range; a port in use (EADDRINUSE) is
-    /// skipped, any other error is returned.
+    /// skipped, any other error is returned. A `0..=0` range binds any free port.
     pub async fn bind(&self) -> Result<UdpSocket, PbxError> {
+        if self.min == 0 && self.max == 0 {
+            // No range configured: any free port.
+            return UdpSocket::bind(SocketAddr::new(self.bind_ip, 0))
+                .await
+                .map_err(|source| PbxError::MediaBind {
+                    ip: self.bind_ip,
+                    source,
+                });
+        }
         let span = u32::from(self.max - self.min) + 1;
         let start = self.cursor.fetch_add(1, Ordering::Relaxed) % span;
         for i in 0..span {

@@ -511,6 +511,7 @@ mod tests {
         let cfg = SipConfig {
             listen: "127.0.0.1:0".parse().unwrap(),
             setup_timeout_s: 2,
+            ..SipConfig::default()
         };
         let t = SipTransport::bind(&cfg).await.unwrap();
         let client = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();

@@ -14,6 +14,8 @@ pub struct Decision {
     pub allowed: bool,
     /// Why, in words.
     pub reason: String,
+    /// Where to ring (a SIP URI) when the call is allowed and goes to the PBX.
+    pub route: Option<String>,
 }
 
 impl Decision {
@@ -21,6 +23,7 @@ impl Decision {
         Self {
             allowed: true,
             reason: reason.into(),
+            route: None,
         }
     }
 
@@ -28,6 +31,7 @@ impl Decision {
         Self {
             allowed: false,
             reason: reason.into(),
+            route: None,
         }
     }
 }
@@ -61,7 +65,10 @@ impl Policy {
             ));
         }
         match &self.pbx_route {
-            Some(target) => Decision::allow(format!("routed to {target}")),
+            Some(target) => Decision {
+                route: Some(target.clone()),
+                ..Decision::allow(format!("routed to {target}"))
+            },
             None => Decision::deny("no PBX route is configured, so there is nobody to ring"),
         }
     }

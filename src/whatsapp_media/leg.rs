@@ -388,6 +388,30 @@ impl WaLeg {
             .map_err(send_err)
     }
 
+    /// Sends one ready-made RFC 4733 payload (the media bridge's relay of a PBX digit) on the
+    /// telephone-event/8000 PT, in place of this tick's audio frame. `event_ts_48k` is the
+    /// event's start on the 48 kHz audio timeline, written labelled as 8 kHz (L3) so the digit
+    /// shares the audio SSRC, sequence and timestamp base; `first` sets the marker bit.
+    pub fn send_telephone_event(
+        &mut self,
+        now: Instant,
+        payload: &[u8],
+        event_ts_48k: u64,
+        first: bool,
+    ) -> Result<(), WaMediaError> {
+        let (Some(mid), true) = (self.mid, self.is_connected()) else {
+            return Err(WaMediaError::NotConnected);
+        };
+        let tele_pt = self.tele_pt.ok_or(WaMediaError::NoTelephoneEvent)?;
+        let writer = self.rtc.writer(mid).ok_or(WaMediaError::NotConnected)?;
+        let ts = MediaTime::new(event_ts_48k, Frequency::EIGHT_KHZ);
+        self.stats.dtmf_packets_out += 1;
+        writer
+            .start_of_talkspurt(first)
+            .write(tele_pt, now, ts, payload.to_vec())
+            .map_err(|e| WaMediaError::Send(e.to_string()))
+    }
+
     /// Queues a DTMF digit (`0-9*#A-D`) of `duration` (clamped to 20 ms..5 s); it goes out on
     /// the next audio ticks (see the module docs).
     pub fn start_dtmf(&mut self, digit: char, duration: Duration) -> Result<(), WaMediaError> {
@@ -427,6 +451,16 @@ impl WaLeg {
     /// ICE, DTLS and SRTP are up and ICE has not lost Meta.
     pub fn is_connected(&self) -> bool {
         self.connected && !self.ice_down && !self.failed
+    }
+
+    /// The negotiated Opus payload type (111 with Meta), once negotiated.
+    pub fn opus_pt(&self) -> Option<u8> {
+        self.opus_pt.map(|p| *p)
+    }
+
+    /// The negotiated telephone-event/8000 payload type (126 with Meta), if any.
+    pub fn telephone_event_pt(&self) -> Option<u8> {
+        self.tele_pt.map(|p| *p)
     }
 
     /// Meta's Opus parameters, from the raw offer (UIC) or answer (BIC).

@@ -24,6 +24,9 @@ pub fn test_config(dir: &std::path::Path) -> Config {
     let mut cfg = Config::embedded_default().expect("embedded default is valid");
     cfg.http.listen.set_port(0);
     cfg.sandbox.listen.set_port(0);
+    cfg.sip.listen.set_port(0);
+    cfg.media.port_min = 0;
+    cfg.media.port_max = 0;
     cfg.store.path = dir.join("callgate.db");
     cfg
 }

@@ -40,7 +40,8 @@ impl Baresip {
              auplay_channels\t1\naudio_buffer\t20-160\nrtp_ports\t{rtp}-{rtp_end}\nrtcp_mux\tno\n\
              jitter_buffer_delay\t5-10\nrtp_stats\tno\nstatmode_default\toff\n\
              dns_server\t127.0.0.1:53\nnet_interface\t127.0.0.1\n\
-             module_path\t/usr/lib/baresip/modules\nmodule\tg711.so\nmodule\topus.so\n\
+             module_path\t/usr/lib/baresip/modules\nmodule\tg711.so\nmodule\tg722.so\nmodule\topus.so\n\
+             module\tsndfile.so\n\
              module\talsa.so\nmodule\taufile.so\nmodule_tmp\tuuid.so\nmodule_tmp\taccount.so\n\
              module_app\tmenu.so\nmodule_app\tctrl_tcp.so\nctrl_tcp_listen\t127.0.0.1:{ctrl_port}\n\
              snd_path\t{rec}\nopus_bitrate\t28000\n",
@@ -85,6 +86,20 @@ impl Baresip {
             "tcp" => format!("sip:pbx@127.0.0.1:{};transport=tcp", self.sip_port),
             _ => format!("sip:pbx@127.0.0.1:{}", self.sip_port),
         }
+    }
+
+    /// What baresip received (decoded), from the `sndfile` recording of its latest call:
+    /// samples and rate. The file is complete once the call has ended.
+    pub fn heard(&self) -> Option<(Vec<i16>, u32)> {
+        let rec = self.dir.path().join("rec");
+        let mut decs: Vec<_> = std::fs::read_dir(rec)
+            .ok()?
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.to_string_lossy().ends_with("-dec.wav"))
+            .collect();
+        decs.sort();
+        callgate::sandbox::phone::audio::read_wav_mono(decs.last()?).ok()
     }
 
     /// baresip's stdout/stderr so far.

@@ -43,6 +43,7 @@ impl Harness {
         let sip = SipConfig {
             listen: "127.0.0.1:0".parse().unwrap(),
             setup_timeout_s: 2,
+            ..SipConfig::default()
         };
         let transport = SipTransport::bind(&sip).await.expect("SIP transport binds");
         let mut cfg = LegConfig::new(&sip, transport.local_addr());

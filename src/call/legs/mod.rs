@@ -1,0 +1,705 @@
+//! The media-carrying legs of one call, owned by its task: the WhatsApp WebRTC leg
+//! ([`WaLeg`] on its own UDP socket), the PBX leg ([`PbxLeg`] over the shared SIP transport,
+//! with its RTP socket) and the [`Bridge`] between them, paced by a 20 ms audio clock.
+//!
+//! # Run-loop contract
+//!
+//! The call driver awaits [`Legs::wait`] next to its own channel and timer. `wait` only waits
+//! (every branch is cancel-safe and nothing is lost when another branch of the driver wins);
+//! the driver then passes the [`Wake`] to [`Legs::handle`], which does the work and returns
+//! [`LegOutput`]s: inputs for the call machine and notes for the call's timeline. The machine's
+//! media and SIP actions go to the methods named after them ([`Legs::prepare_media`],
+//! [`Legs::ring_pbx`], ...).
+//!
+//! # Media rules (spec section 3, str0m-meta.md)
+//!
+//! - From the moment ICE and DTLS are up, WhatsApp gets a frame every 20 ms: comfort silence
+//!   until the PBX has answered and `accept` succeeded, then PBX audio (or silence while the
+//!   PBX holds or says nothing), so Meta's no-media timeouts never fire.
+//! - No PBX audio or DTMF reaches the WhatsApp user before `accept` returned HTTP 200
+//!   ([`Legs::start_audio`]).
+//! - After `pre_accept` succeeded the DTLS flight is re-sent at once (L5, [`Legs::pre_accepted`]).
+
+mod env;
+mod pbx_side;
+mod wa_side;
+
+pub use env::LegsEnv;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::net::UdpSocket;
+use tokio::time::{Instant, Interval, MissedTickBehavior};
+
+use super::{Input, PbxFailure, PbxRing};
+use crate::media::Bridge;
+use crate::media::codec::OPUS_SILENCE_FRAME;
+use crate::media::{BridgeConfig, BridgeIn, DtmfEvent, PbxCodec, WaKind};
+use crate::pbx::PbxEvent;
+use crate::whatsapp_media::WaLegConfig;
+use callgate_sip::sdp_negotiation::{CodecKind, Negotiated};
+use pbx_side::PbxSide;
+use wa_side::WaSide;
+
+/// The audio clock: one WhatsApp frame per tick.
+const FRAME: Duration = Duration::from_millis(20);
+/// 20 ms at 48 kHz.
+const FRAME_TICKS_48K: u64 = 960;
+/// How long ICE may stay disconnected from Meta before the call is ended as a media failure
+/// (Meta itself gives up after 20 s without media).
+const ICE_GRACE: Duration = Duration::from_secs(10);
+/// How long an ended call waits for its PBX leg to finish (BYE/CANCEL answered) at most.
+const PBX_LINGER: Duration = Duration::from_secs(5);
+/// Interval of our RTCP reports to the PBX.
+const RTCP_INTERVAL: Duration = Duration::from_secs(5);
+/// Largest datagram read from a media socket.
+const MAX_DATAGRAM: usize = 2048;
+
+/// What woke [`Legs::wait`]; hand it to [`Legs::handle`].
+#[derive(Debug)]
+pub enum Wake {
+    /// A datagram arrived on the WhatsApp socket (length, sender).
+    WaDatagram(usize, SocketAddr),
+    /// The WhatsApp leg's timer is due.
+    WaTimeout,
+    /// A SIP message for the PBX leg (`None`: the transport stopped).
+    Sip(Option<crate::pbx::Incoming>),
+    /// The PBX leg's timer is due.
+    PbxTimeout,
+    /// A datagram arrived on the PBX RTP socket (length, sender).
+    Rtp(usize, SocketAddr),
+    /// The 20 ms audio clock ticked.
+    Tick,
+    /// The ICE-disconnect grace period or the PBX linger time ran out.
+    Deadline,
+    /// A media socket failed to receive (logged, nothing to do).
+    SocketError,
+}
+
+/// What [`Legs::handle`] and the action methods produce.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LegOutput {
+    /// Feed this to the call machine.
+    Input(Input),
+    /// Append this to the call's timeline (kind, detail).
+    Note(&'static str, Value),
+}
+
+/// The legs of one call (see the module docs).
+pub struct Legs {
+    env: Arc<LegsEnv>,
+    route: Option<String>,
+    wa: Option<WaSide>,
+    pbx: Option<PbxSide>,
+    rtp: Option<RtpSide>,
+    bridge: Option<Bridge>,
+    ticker: Option<Interval>,
+    /// Extended 48 kHz timestamp of the last audio/silence frame sent to WhatsApp.
+    wa_ts: u64,
+    /// Its low 32 bits as the bridge counts them.
+    wa_ts32: u32,
+    accepted: bool,
+    ice_grace: Option<Instant>,
+    linger: Option<Instant>,
+    next_rtcp: Option<Instant>,
+    wa_buf: Vec<u8>,
+    rtp_buf: Vec<u8>,
+    media_stats: Option<Value>,
+}
+
+/// The PBX-side RTP socket and where to send.
+struct RtpSide {
+    socket: UdpSocket,
+    remote: Option<SocketAddr>,
+}
+
+impl Legs {
+    /// Legs with nothing open yet.
+    pub fn new(env: Arc<LegsEnv>) -> Self {
+        let start: u32 = rand::random();
+        Self {
+            env,
+            route: None,
+            wa: None,
+            pbx: None,
+            rtp: None,
+            bridge: None,
+            ticker: None,
+            wa_ts: u64::from(start),
+            wa_ts32: start,
+            accepted: false,
+            ice_grace: None,
+            linger: None,
+            next_rtcp: None,
+            wa_buf: vec![0; MAX_DATAGRAM],
+            rtp_buf: vec![0; MAX_DATAGRAM],
+            media_stats: None,
+        }
+    }
+
+    /// The SIP URI the PBX leg will ring (from the policy decision).
+    pub fn set_route(&mut self, target: Option<String>) {
+        self.route = target;
+    }
+
+    /// The SIP URI the PBX leg rings, once the policy chose one.
+    pub fn route(&self) -> Option<&str> {
+        self.route.as_deref()
+    }
+
+    /// Waits for the next thing to do. Cancel-safe.
+    pub async fn wait(&mut self) -> Wake {
+        let wa_deadline = self.wa.as_ref().map(|w| w.deadline);
+        let pbx_deadline = self
+            .pbx
+            .as_ref()
+            .and_then(|p| p.leg.poll_timeout())
+            .map(Instant::from_std);
+        let deadline = [self.ice_grace, self.linger].into_iter().flatten().min();
+        let wa_sock = self.wa.as_ref().map(|w| &w.socket);
+        let rtp_sock = self.rtp.as_ref().map(|r| &r.socket);
+        let inbox = self.pbx.as_mut().filter(|p| p.inbox_open);
+        tokio::select! {
+            r = recv_on(wa_sock, &mut self.wa_buf) => match r {
+                Ok((n, from)) => Wake::WaDatagram(n, from),
+                Err(e) => { tracing::debug!(error = %e, "WhatsApp media socket error"); Wake::SocketError }
+            },
+            _ = sleep_opt(wa_deadline) => Wake::WaTimeout,
+            m = inbox_recv(inbox) => Wake::Sip(m),
+            _ = sleep_opt(pbx_deadline) => Wake::PbxTimeout,
+            r = recv_on(rtp_sock, &mut self.rtp_buf) => match r {
+                Ok((n, from)) => Wake::Rtp(n, from),
+                Err(e) => { tracing::debug!(error = %e, "PBX RTP socket error"); Wake::SocketError }
+            },
+            _ = tick_opt(self.ticker.as_mut()) => Wake::Tick,
+            _ = sleep_opt(deadline) => Wake::Deadline,
+        }
+    }
+
+    /// Does the work `wake` calls for.
+    pub async fn handle(&mut self, wake: Wake) -> Vec<LegOutput> {
+        let now = Instant::now();
+        let mut out = Vec::new();
+        match wake {
+            Wake::WaDatagram(n, from) => {
+                if let Some(wa) = &mut self.wa {
+                    wa.leg
+                        .handle_datagram(now.into_std(), from, &self.wa_buf[..n]);
+                }
+                self.drain_wa(now, &mut out);
+            }
+            Wake::WaTimeout => {
+                if let Some(wa) = &mut self.wa {
+                    wa.leg.handle_timeout(now.into_std());
+                }
+                self.drain_wa(now, &mut out);
+            }
+            Wake::Sip(Some(incoming)) => {
+                if let Some(p) = &mut self.pbx {
+                    let tx = p.leg.handle(now.into_std(), incoming);
+                    p.send(tx).await;
+                }
+                self.drain_pbx(&mut out);
+            }
+            Wake::Sip(None) => {
+                if let Some(p) = &mut self.pbx {
+                    p.inbox_open = false;
+                }
+            }
+            Wake::PbxTimeout => {
+                if let Some(p) = &mut self.pbx {
+                    let tx = p.leg.handle_timeout(now.into_std());
+                    p.send(tx).await;
+                }
+                self.drain_pbx(&mut out);
+            }
+            Wake::Rtp(n, _from) => self.on_pbx_rtp(n, now, &mut out),
+            Wake::Tick => {
+                self.tick(now);
+                self.drain_wa(now, &mut out);
+            }
+            Wake::Deadline => self.on_deadline(now, &mut out),
+            Wake::SocketError => {}
+        }
+        out
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Actions of the call machine.
+
+    /// UIC: binds the WhatsApp media socket and answers Meta's offer. Returns
+    /// [`Input::MediaPrepared`] with the answer, or [`Input::MediaFailed`].
+    pub async fn prepare_media(&mut self, offer: &str) -> Vec<LegOutput> {
+        let socket = match self.env.ports.bind().await {
+            Ok(s) => s,
+            Err(e) => return vec![media_failed(e.to_string())],
+        };
+        let port = match socket.local_addr() {
+            Ok(a) => a.port(),
+            Err(e) => return vec![media_failed(e.to_string())],
+        };
+        let mut cfg = WaLegConfig::new(SocketAddr::new(self.env.public_ip, port));
+        cfg.workarounds = self.env.workarounds;
+        let now = Instant::now();
+        match WaSide::answer(now, offer, cfg, socket) {
+            Ok((side, answer)) => {
+                self.wa = Some(side);
+                let mut out = vec![LegOutput::Input(Input::MediaPrepared {
+                    answer_sdp: answer,
+                })];
+                // Start ICE at once: str0m's first checks are due now.
+                self.drain_wa(now, &mut out);
+                out
+            }
+            Err(e) => vec![media_failed(e.to_string())],
+        }
+    }
+
+    /// UIC: `pre_accept` returned HTTP 200, so Meta knows our fingerprint: re-send the DTLS
+    /// handshake flight now instead of waiting for its retransmit backoff (L5).
+    pub fn pre_accepted(&mut self) -> Vec<LegOutput> {
+        let mut out = Vec::new();
+        if let Some(wa) = &mut self.wa {
+            wa.leg.kick_dtls();
+        }
+        self.drain_wa(Instant::now(), &mut out);
+        out
+    }
+
+    /// UIC: sends the INVITE for `ring` to the route target, with an RTP socket of our own.
+    pub async fn ring_pbx(&mut self, ring: &PbxRing) -> Vec<LegOutput> {
+        let Some(target) = self.route.clone() else {
+            return vec![
+                LegOutput::Note("pbx.failed", json!({"detail": "no route to ring"})),
+                LegOutput::Input(Input::PbxFailed(PbxFailure::NotFound)),
+            ];
+        };
+        let socket = match self.env.ports.bind().await {
+            Ok(s) => s,
+            Err(e) => return pbx_unreachable(e.to_string()),
+        };
+        let port = match socket.local_addr() {
+            Ok(a) => a.port(),
+            Err(e) => return pbx_unreachable(e.to_string()),
+        };
+        let mut out = vec![LegOutput::Note(
+            "pbx.invite",
+            json!({"target": target, "rtp_port": port}),
+        )];
+        match PbxSide::invite(&self.env, &target, ring, port).await {
+            Ok(side) => {
+                self.pbx = Some(side);
+                self.rtp = Some(RtpSide {
+                    socket,
+                    remote: None,
+                });
+                self.drain_pbx(&mut out);
+            }
+            Err(e) => out.extend(pbx_unreachable(e.to_string())),
+        }
+        out
+    }
+
+    /// Abandons the unanswered INVITE (CANCEL once the PBX has answered provisionally).
+    pub async fn cancel_pbx(&mut self) -> Vec<LegOutput> {
+        if let Some(p) = &mut self.pbx {
+            let tx = p.leg.cancel(Instant::now().into_std());
+            p.send(tx).await;
+        }
+        let mut out = Vec::new();
+        self.drain_pbx(&mut out);
+        out
+    }
+
+    /// Ends the PBX dialog (BYE; CANCEL if it is still ringing).
+    pub async fn hang_up_pbx(&mut self) -> Vec<LegOutput> {
+        if let Some(p) = &mut self.pbx {
+            let tx = p.leg.hang_up(Instant::now().into_std());
+            p.send(tx).await;
+        }
+        let mut out = Vec::new();
+        self.drain_pbx(&mut out);
+        out
+    }
+
+    /// `accept` succeeded: PBX audio and DTMF may now reach the WhatsApp user.
+    pub fn start_audio(&mut self) {
+        self.accepted = true;
+        if let Some(b) = &mut self.bridge {
+            b.set_wa_accepted(true);
+        }
+    }
+
+    /// The call is over: closes the WhatsApp leg and the RTP socket and keeps the statistics;
+    /// the PBX leg stays until its last transaction is answered (see [`Self::settled`]).
+    pub fn end(&mut self) {
+        if self.media_stats.is_none() {
+            self.media_stats = self.stats_json();
+        }
+        self.wa = None;
+        self.ticker = None;
+        self.rtp = None;
+        self.bridge = None;
+        self.ice_grace = None;
+        if self.pbx.is_some() {
+            self.linger = Some(Instant::now() + PBX_LINGER);
+        }
+        self.drop_finished_pbx();
+    }
+
+    /// Whether nothing is left running (the PBX leg finished or was given up).
+    pub fn settled(&self) -> bool {
+        self.pbx.is_none()
+    }
+
+    /// Media statistics of both legs (kept at [`Self::end`]), for the call record.
+    pub fn media_stats(&self) -> Option<Value> {
+        self.media_stats.clone().or_else(|| self.stats_json())
+    }
+
+    // ---------------------------------------------------------------------------------------
+
+    fn stats_json(&self) -> Option<Value> {
+        let wa = self.wa.as_ref().map(|w| w.stats_json());
+        let bridge = self.bridge.as_ref().map(|b| b.stats());
+        if wa.is_none() && bridge.is_none() {
+            return None;
+        }
+        Some(json!({"whatsapp": wa, "bridge": bridge}))
+    }
+
+    fn drop_finished_pbx(&mut self) {
+        if self.pbx.as_ref().is_some_and(|p| p.leg.is_done()) {
+            self.pbx = None;
+            self.linger = None;
+        }
+    }
+
+    fn on_deadline(&mut self, now: Instant, out: &mut Vec<LegOutput>) {
+        if self.linger.is_some_and(|t| t <= now) {
+            tracing::info!("PBX leg did not finish in time after the call ended; dropping it");
+            self.pbx = None;
+            self.linger = None;
+        }
+        if self.ice_grace.is_some_and(|t| t <= now) {
+            self.ice_grace = None;
+            out.push(media_failed(format!(
+                "lost ICE connectivity with WhatsApp for {} s",
+                ICE_GRACE.as_secs()
+            )));
+        }
+    }
+
+    /// Runs the WhatsApp leg's outputs: datagrams out, events into the bridge and the machine.
+    fn drain_wa(&mut self, now: Instant, out: &mut Vec<LegOutput>) {
+        loop {
+            let Some(wa) = &mut self.wa else { return };
+            match wa.poll() {
+                wa_side::Polled::Idle => break,
+                wa_side::Polled::Connected { first } => {
+                    self.ice_grace = None;
+                    if first {
+                        out.push(LegOutput::Input(Input::MediaConnected));
+                        let mut ticker = tokio::time::interval(FRAME);
+                        ticker.set_missed_tick_behavior(MissedTickBehavior::Burst);
+                        self.ticker = Some(ticker);
+                    }
+                }
+                wa_side::Polled::Disconnected => {
+                    out.push(LegOutput::Note("whatsapp.ice_disconnected", Value::Null));
+                    self.ice_grace.get_or_insert(now + ICE_GRACE);
+                }
+                wa_side::Polled::Failed(reason) => {
+                    self.ticker = None;
+                    out.push(media_failed(reason));
+                }
+                wa_side::Polled::Audio { payload, lost } => {
+                    self.on_wa_audio(&payload, lost);
+                }
+                wa_side::Polled::Dtmf {
+                    payload,
+                    rtp_ts,
+                    digit,
+                } => {
+                    if let Some(b) = &mut self.bridge {
+                        b.on_wa_dtmf(&payload, rtp_ts, now.into_std());
+                    }
+                    if let Some(d) = digit {
+                        out.push(LegOutput::Note(
+                            "dtmf.from_whatsapp",
+                            json!({"digit": d.to_string()}),
+                        ));
+                    }
+                }
+            }
+        }
+        if let Some(wa) = &self.wa
+            && self.ice_grace.is_some()
+            && wa.leg.is_connected()
+        {
+            self.ice_grace = None;
+        }
+    }
+
+    fn on_wa_audio(&mut self, payload: &[u8], lost: u64) {
+        let (Some(b), Some(rtp)) = (&mut self.bridge, &self.rtp) else {
+            return;
+        };
+        let Some(to) = rtp.remote else { return };
+        for _ in 0..lost {
+            if let Some(d) = b.on_wa_lost() {
+                send_udp(&rtp.socket, d, to);
+            }
+        }
+        if let Some(d) = b.on_wa_audio(payload) {
+            send_udp(&rtp.socket, d, to);
+        }
+    }
+
+    /// One 20 ms frame toward WhatsApp: the bridge's (PBX audio, DTMF or silence) once the PBX
+    /// answered, comfort silence before.
+    fn tick(&mut self, now: Instant) {
+        let Some(wa) = &mut self.wa else { return };
+        if !wa.leg.is_connected() {
+            return;
+        }
+        let sent = match &mut self.bridge {
+            Some(b) => {
+                let f = b.tick();
+                let diff = i64::from(f.rtp_time.wrapping_sub(self.wa_ts32) as i32);
+                let ts = self.wa_ts.wrapping_add_signed(diff);
+                match f.kind {
+                    WaKind::Dtmf => {
+                        wa.leg
+                            .send_telephone_event(now.into_std(), f.payload, ts, f.marker)
+                    }
+                    WaKind::Audio | WaKind::Silence => {
+                        self.wa_ts = ts;
+                        self.wa_ts32 = f.rtp_time;
+                        wa.leg.send_opus(now.into_std(), f.payload, ts)
+                    }
+                }
+            }
+            None => {
+                self.wa_ts += FRAME_TICKS_48K;
+                self.wa_ts32 = self.wa_ts32.wrapping_add(FRAME_TICKS_48K as u32);
+                wa.leg
+                    .send_opus(now.into_std(), &OPUS_SILENCE_FRAME, self.wa_ts)
+            }
+        };
+        if let Err(e) = sent {
+            tracing::debug!(error = %e, "frame to WhatsApp not sent");
+        }
+        self.send_rtcp(now);
+    }
+
+    fn send_rtcp(&mut self, now: Instant) {
+        let (Some(b), Some(rtp)) = (&mut self.bridge, &self.rtp) else {
+            return;
+        };
+        let Some(remote) = rtp.remote else { return };
+        if self.next_rtcp.is_some_and(|t| t > now) {
+            return;
+        }
+        self.next_rtcp = Some(now + RTCP_INTERVAL);
+        let wallclock = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        let mut buf = [0u8; 256];
+        if let Ok(n) = b.pbx_rtcp_report(now.into_std(), wallclock, &mut buf) {
+            // No rtcp-mux toward the PBX: RTCP goes to the RTP port + 1 (RFC 3550).
+            let to = SocketAddr::new(remote.ip(), remote.port().wrapping_add(1));
+            send_udp(&rtp.socket, &buf[..n], to);
+        }
+    }
+
+    fn on_pbx_rtp(&mut self, n: usize, now: Instant, out: &mut Vec<LegOutput>) {
+        let Some(b) = &mut self.bridge else { return };
+        if let BridgeIn::Dtmf(events) = b.on_pbx_rtp(&self.rtp_buf[..n], now.into_std()) {
+            for e in events {
+                if let DtmfEvent::End(d) = e {
+                    out.push(LegOutput::Note(
+                        "dtmf.from_pbx",
+                        json!({"digit": d.digit.to_string(), "ms": d.duration.as_millis() as u64}),
+                    ));
+                }
+            }
+        }
+    }
+
+    /// Turns the PBX leg's events into machine inputs, setting up the bridge on answer.
+    fn drain_pbx(&mut self, out: &mut Vec<LegOutput>) {
+        while let Some(e) = self.pbx.as_mut().and_then(|p| p.leg.poll_event()) {
+            match e {
+                PbxEvent::Progress { status, .. } => {
+                    out.push(LegOutput::Input(Input::PbxProgress { status }));
+                }
+                PbxEvent::Answered { .. } => match self.negotiated() {
+                    Some(n) => match self.start_bridge(&n) {
+                        Ok(()) => {
+                            out.push(LegOutput::Note("pbx.media", negotiated_json(&n)));
+                            out.push(LegOutput::Input(Input::PbxAnswered));
+                        }
+                        Err(e) => {
+                            out.push(LegOutput::Note("pbx.media_failed", json!({"detail": e})));
+                            out.push(LegOutput::Input(Input::MediaFailed { reason: e }));
+                        }
+                    },
+                    None => {
+                        let detail = "the PBX answered without a usable SDP answer";
+                        out.push(LegOutput::Note(
+                            "pbx.media_failed",
+                            json!({"detail": detail}),
+                        ));
+                        out.push(LegOutput::Input(Input::MediaFailed {
+                            reason: detail.into(),
+                        }));
+                    }
+                },
+                PbxEvent::Failed(f) => out.push(LegOutput::Input(Input::PbxFailed(f))),
+                PbxEvent::RemoteHangup => out.push(LegOutput::Input(Input::PbxHangup)),
+                PbxEvent::Hold(on) => {
+                    let kind = if on { "pbx.hold" } else { "pbx.resume" };
+                    out.push(LegOutput::Note(kind, Value::Null));
+                }
+                PbxEvent::MediaChanged(_) => {
+                    if let Some(n) = self.negotiated() {
+                        self.apply_renegotiation(&n);
+                        out.push(LegOutput::Note("pbx.media", negotiated_json(&n)));
+                    }
+                }
+                PbxEvent::AuthFailed => {
+                    let detail = "the PBX demanded authentication and our credentials (if any) \
+                                  were refused";
+                    out.push(LegOutput::Note(
+                        "pbx.auth_failed",
+                        json!({"detail": detail}),
+                    ));
+                    out.push(LegOutput::Input(Input::PbxFailed(PbxFailure::Declined)));
+                }
+            }
+        }
+        if self.linger.is_some() {
+            self.drop_finished_pbx();
+        }
+    }
+
+    fn negotiated(&self) -> Option<Negotiated> {
+        self.pbx.as_ref().and_then(|p| p.leg.negotiated().cloned())
+    }
+
+    fn start_bridge(&mut self, n: &Negotiated) -> Result<(), String> {
+        let wa = self.wa.as_ref().ok_or("the WhatsApp media leg is gone")?;
+        let cfg = BridgeConfig {
+            pbx_codec: pbx_codec(n)?,
+            pbx_te_pt: n.telephone_event.map(|t| t.payload_type),
+            pbx_te_clock: n.telephone_event.map_or(8000, |t| t.clock_rate),
+            wa_opus_pt: wa.leg.opus_pt().unwrap_or(111),
+            wa_te_pt: wa.leg.telephone_event_pt(),
+            opus_complexity: self.env.opus_complexity,
+        };
+        let stream =
+            crate::media::rtp::OutboundStream::new(rand::random(), rand::random(), rand::random());
+        let first_ts = self.wa_ts32.wrapping_add(FRAME_TICKS_48K as u32);
+        let mut bridge = Bridge::with_stream(cfg, stream, first_ts)
+            .map_err(|e| format!("cannot bridge the PBX codec: {e}"))?;
+        bridge.set_wa_accepted(self.accepted);
+        self.bridge = Some(bridge);
+        if let Some(rtp) = &mut self.rtp {
+            rtp.remote = n.remote;
+        }
+        Ok(())
+    }
+
+    fn apply_renegotiation(&mut self, n: &Negotiated) {
+        if let Some(rtp) = &mut self.rtp {
+            rtp.remote = n.remote;
+        }
+        let Ok(codec) = pbx_codec(n) else { return };
+        if let Some(b) = &mut self.bridge
+            && b.config().pbx_codec != codec
+            && let Err(e) = b.set_pbx_codec(codec)
+        {
+            tracing::warn!(error = %e, "cannot switch to the PBX's new codec");
+        }
+    }
+}
+
+fn pbx_codec(n: &Negotiated) -> Result<PbxCodec, String> {
+    match n.codec.kind {
+        CodecKind::Pcmu => Ok(PbxCodec::Pcmu),
+        CodecKind::Pcma => Ok(PbxCodec::Pcma),
+        CodecKind::G722 => Ok(PbxCodec::G722),
+        CodecKind::Opus => Ok(PbxCodec::Opus {
+            pt: n.codec.payload_type,
+        }),
+        other => Err(format!("the bridge cannot carry {other:?}")),
+    }
+}
+
+fn negotiated_json(n: &Negotiated) -> Value {
+    json!({
+        "codec": n.codec.kind.encoding(),
+        "payload_type": n.codec.payload_type,
+        "telephone_event_pt": n.telephone_event.map(|t| t.payload_type),
+        "remote": n.remote.map(|a| a.to_string()),
+        "hold": n.remote_hold,
+    })
+}
+
+fn media_failed(reason: String) -> LegOutput {
+    LegOutput::Input(Input::MediaFailed { reason })
+}
+
+fn pbx_unreachable(detail: String) -> Vec<LegOutput> {
+    tracing::warn!(%detail, "cannot place the INVITE to the PBX");
+    vec![
+        LegOutput::Note("pbx.failed", json!({"detail": detail})),
+        LegOutput::Input(Input::PbxFailed(PbxFailure::Unreachable)),
+    ]
+}
+
+/// Sends a media datagram without waiting: a full socket buffer drops it, like the network.
+fn send_udp(socket: &UdpSocket, bytes: &[u8], to: SocketAddr) {
+    if let Err(e) = socket.try_send_to(bytes, to)
+        && e.kind() != std::io::ErrorKind::WouldBlock
+    {
+        tracing::debug!(error = %e, %to, "media datagram not sent");
+    }
+}
+
+async fn recv_on(
+    socket: Option<&UdpSocket>,
+    buf: &mut [u8],
+) -> std::io::Result<(usize, SocketAddr)> {
+    match socket {
+        Some(s) => s.recv_from(buf).await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn inbox_recv(side: Option<&mut PbxSide>) -> Option<crate::pbx::Incoming> {
+    match side {
+        Some(p) => p.inbox.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn sleep_opt(at: Option<Instant>) {
+    match at {
+        Some(t) => tokio::time::sleep_until(t).await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn tick_opt(ticker: Option<&mut Interval>) {
+    match ticker {
+        Some(t) => {
+            t.tick().await;
+        }
+        None => std::future::pending().await,
+    }
+}
