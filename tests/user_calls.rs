@@ -84,7 +84,7 @@ fn pbx_heard(pbx: &Baresip) -> (Option<f64>, f64) {
 }
 
 /// The phone calls, baresip answers with `codec`, tones cross both ways, the phone hangs up.
-async fn tones_cross_with(codec: &str, offer: &[&str]) {
+async fn tones_cross_with(codec: &str, offer: &[&str], expect_codec: &str) {
     let pbx = Baresip::start("auto", codec);
     let t = gateway(&pbx.uri("udp"), offer).await;
     let id = user_calls(&t);
@@ -112,6 +112,7 @@ async fn tones_cross_with(codec: &str, offer: &[&str]) {
         "the PBX did not hear the WhatsApp user's 440 Hz: {hz:?} at rms {level}"
     );
     let stats = rec.stats.expect("media stats recorded");
+    assert_eq!(stats["bridge"]["pbx_codec"], expect_codec, "{stats}");
     assert!(
         stats["bridge"]["pbx_rx"]["packets"].as_u64() > Some(50),
         "{stats}"
@@ -126,5 +127,62 @@ async fn tones_cross_with(codec: &str, offer: &[&str]) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn whatsapp_call_rings_baresip_with_pcmu_and_tones_cross_both_ways() {
-    tones_cross_with("pcmu", &["pcmu"]).await;
+    tones_cross_with("pcmu", &["pcmu"], "PCMU").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn whatsapp_call_rings_baresip_with_pcma_and_tones_cross_both_ways() {
+    tones_cross_with("pcma", &["pcma", "pcmu"], "PCMA").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn whatsapp_call_rings_baresip_with_opus_passthrough_and_tones_cross_both_ways() {
+    tones_cross_with("opus/48000/2", &["opus", "pcmu"], "opus").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn whatsapp_call_rings_baresip_with_g722_and_tones_cross_both_ways() {
+    tones_cross_with("g722", &["g722", "pcmu"], "G722").await;
+}
+
+/// DTMF both ways over `codec`: the phone sends 1, 2, # (RFC 4733 at 8 kHz on PT 126) and
+/// baresip reports them; baresip sends 5 and 9 and the phone receives them.
+async fn dtmf_crosses_with(codec: &str, offer: &[&str]) {
+    let pbx = Baresip::start("auto", codec);
+    let t = gateway(&pbx.uri("udp"), offer).await;
+    let id = user_calls(&t);
+    let r = phone_until(&t, &id, Duration::from_secs(10), |r| {
+        near(r.dominant_hz, 1000.0)
+    })
+    .await;
+    assert!(near(r.dominant_hz, 1000.0), "call not up: {r:?}");
+    t.sandbox().send_dtmf(&id, "12#").unwrap();
+    pbx.command("sndcode", "5");
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    pbx.command("sndcode", "9");
+    let r = phone_until(&t, &id, Duration::from_secs(5), |r| {
+        r.digits_received == "59" && r.digits_sent == "12#"
+    })
+    .await;
+    let got = support::wait_until(Duration::from_secs(5), || {
+        let log = pbx.log();
+        ["1", "2", "#"]
+            .iter()
+            .all(|d| log.contains(&format!("received event: '{d}' (end=1)")))
+    });
+    assert!(got, "baresip did not receive 1, 2, #:\n{}", pbx.log());
+    assert_eq!(r.digits_received, "59", "{r:?}");
+    t.sandbox().hangup(&id).unwrap();
+    ended_record(&t, &id, Duration::from_secs(5)).await;
+    t.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dtmf_crosses_both_ways_with_pcmu() {
+    dtmf_crosses_with("pcmu", &["pcmu"]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dtmf_crosses_both_ways_with_opus_and_48khz_durations() {
+    dtmf_crosses_with("opus/48000/2", &["opus"]).await;
 }

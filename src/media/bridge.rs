@@ -9,6 +9,8 @@
 //! - Every 20 ms -> [`Bridge::tick`] -> exactly one frame for WhatsApp: the PBX audio, a DTMF
 //!   packet, or comfort silence, so WhatsApp never goes without media (Meta ends calls after
 //!   20 s / 30 s without it), including before `accept` and while the PBX holds the call.
+//!   Also every 20 ms -> [`Bridge::pbx_dtmf_tick`]: the PBX-bound DTMF packet of a slot that
+//!   no WhatsApp audio frame filled (WhatsApp's digits replace its audio frames).
 //!
 //! Continuity: the PBX-bound stream's SSRC, sequence and timestamp are owned here
 //! ([`OutboundStream`]); every WhatsApp frame fills one 20 ms slot, DTMF packets fill slots too
@@ -16,8 +18,9 @@
 //! across DTMF events, WhatsApp SSRC changes, codec changes and transcoder restarts. The
 //! WhatsApp-bound timestamp (48 kHz) advances by 960 per tick whatever is sent.
 //!
-//! Assumption: WhatsApp sends audio continuously (Meta's offer has no `usedtx`), since the
-//! PBX-bound DTMF packets are clocked by WhatsApp's frames.
+//! Pacing: PBX-bound audio and DTMF packets are clocked by WhatsApp's frames (Meta's offer has no
+//! `usedtx`, so audio is continuous) and, while WhatsApp sends a digit instead of audio, by the
+//! call's clock through [`Bridge::pbx_dtmf_tick`].
 
 use std::time::{Duration, Instant};
 
@@ -191,6 +194,8 @@ pub struct Bridge {
     // WhatsApp -> PBX
     pbx_out: OutboundStream,
     pbx_first: bool,
+    /// A WhatsApp frame filled the current PBX slot (see [`Bridge::pbx_dtmf_tick`]).
+    wa_frame_seen: bool,
     pbx_dtmf: Option<DtmfSender>,
     wa_dtmf_rx: DtmfReceiver,
     wa_dtmf_seq: u16,
@@ -232,6 +237,7 @@ impl Bridge {
             accepted: false,
             pbx_out,
             pbx_first: true,
+            wa_frame_seen: false,
             pbx_dtmf: cfg
                 .pbx_te_pt
                 .map(|pt| DtmfSender::new(pt, cfg.pbx_te_clock)),
@@ -343,6 +349,7 @@ impl Bridge {
     }
 
     fn pbx_audio(&mut self, opus: &[u8]) -> Option<&[u8]> {
+        self.wa_frame_seen = true;
         let codec = self.cfg.pbx_codec;
         let mut decoded = None;
         if let Some(t) = &mut self.transcoder {
@@ -380,6 +387,18 @@ impl Bridge {
                 }
             }
         }
+    }
+
+    /// Called by the call's 20 ms clock. WhatsApp sends its digits' RFC 4733 packets *instead
+    /// of* audio frames, so while a WhatsApp digit is relayed no audio frame comes to carry the
+    /// PBX-bound DTMF packets: when no WhatsApp frame filled the slot since the last call, this
+    /// returns the slot's DTMF packet (if a digit is being relayed).
+    pub fn pbx_dtmf_tick(&mut self) -> Option<&[u8]> {
+        if std::mem::take(&mut self.wa_frame_seen) {
+            return None;
+        }
+        let (header, len) = self.pbx_dtmf_slot()?;
+        self.emit_pbx(header, len)
     }
 
     /// One telephone-event payload from WhatsApp (telephone-event/8000, 8 kHz durations), in

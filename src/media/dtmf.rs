@@ -419,12 +419,15 @@ impl DtmfSender {
             }
         }
         s.elapsed = s.elapsed.max(frame);
-        if s.ending {
+        // The first packet always announces the event: receivers such as baresip ignore an
+        // event whose first packet already carries the end bit.
+        let end = s.ending && !s.first;
+        if end {
             s.ends_sent += 1;
         }
         let te = TelephoneEvent {
             event: s.event,
-            end: s.ending,
+            end,
             volume: self.volume,
             duration: s.elapsed as u16,
         };
@@ -432,7 +435,7 @@ impl DtmfSender {
             payload: te.to_bytes(),
             timestamp: s.start_ts,
             marker: s.first,
-            end: s.ending,
+            end,
         };
         s.first = false;
         if s.ends_sent >= Self::END_PACKETS {

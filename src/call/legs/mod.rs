@@ -493,6 +493,12 @@ impl Legs {
         if let Err(e) = sent {
             tracing::debug!(error = %e, "frame to WhatsApp not sent");
         }
+        if let (Some(b), Some(rtp)) = (&mut self.bridge, &self.rtp)
+            && let Some(to) = rtp.remote
+            && let Some(d) = b.pbx_dtmf_tick()
+        {
+            send_udp(&rtp.socket, d, to);
+        }
         self.send_rtcp(now);
     }
 

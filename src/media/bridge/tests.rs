@@ -303,6 +303,47 @@ fn wa_digit_to_pbx(b: &mut Bridge, event: u8, slots: u16) -> Vec<Vec<u8>> {
     out
 }
 
+#[test]
+fn wa_digit_sent_instead_of_audio_is_relayed_on_the_call_clock_with_a_start_packet() {
+    // As WhatsApp does: the digit's packets replace audio frames, start and end reports
+    // arrive with no audio in between, and the call's 20 ms clock paces the PBX packets.
+    let mut b = bridge(PbxCodec::Pcmu);
+    let audio = wa_opus_frames(WA_TONE, 4);
+    for f in &audio {
+        assert!(b.on_wa_audio(f).is_some());
+        assert!(b.pbx_dtmf_tick().is_none(), "audio filled the slot");
+    }
+    let t0 = Instant::now();
+    let start = TelephoneEvent {
+        event: 5,
+        end: false,
+        volume: 10,
+        duration: 160,
+    };
+    b.on_wa_dtmf(&start.to_bytes(), 777_000, t0);
+    let mut out: Vec<Vec<u8>> = Vec::new();
+    for _ in 0..3 {
+        out.extend(b.pbx_dtmf_tick().map(<[u8]>::to_vec));
+    }
+    let end = TelephoneEvent {
+        end: true,
+        duration: 640,
+        ..start
+    };
+    b.on_wa_dtmf(&end.to_bytes(), 777_000, t0 + Duration::from_millis(80));
+    for _ in 0..5 {
+        out.extend(b.pbx_dtmf_tick().map(<[u8]>::to_vec));
+    }
+    let te: Vec<TelephoneEvent> = out
+        .iter()
+        .map(|d| TelephoneEvent::parse(RtpPacket::parse(d).unwrap().payload).unwrap())
+        .collect();
+    assert!(te.iter().all(|t| t.event == 5));
+    let ends: Vec<bool> = te.iter().map(|t| t.end).collect();
+    assert_eq!(ends, vec![false, false, false, true, true, true], "{te:?}");
+    assert_eq!(b.stats().dtmf_to_pbx, 1);
+}
+
 fn assert_continuous(packets: &[Vec<u8>], frame_ticks: u32) {
     let parsed: Vec<_> = packets
         .iter()

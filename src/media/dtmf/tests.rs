@@ -269,6 +269,19 @@ fn sender_counts_in_the_target_clock_and_stops_on_request() {
 }
 
 #[test]
+fn sender_stopped_before_its_first_packet_still_announces_the_event() {
+    // A relayed digit whose start and end both arrived within one 20 ms slot: the first packet
+    // must not carry the end bit, or receivers such as baresip drop the whole digit.
+    let mut tx = DtmfSender::new(101, 8000);
+    tx.start('2', 1000, None);
+    tx.stop();
+    let packets: Vec<_> = std::iter::from_fn(|| tx.next_packet()).collect();
+    let ends: Vec<bool> = packets.iter().map(|p| p.end).collect();
+    assert_eq!(ends, vec![false, true, true, true]);
+    assert!(packets[0].marker);
+}
+
+#[test]
 fn sender_output_round_trips_through_receiver() {
     let mut tx = DtmfSender::new(101, 8000);
     tx.start('9', 777, Some(Duration::from_millis(120)));
