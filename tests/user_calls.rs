@@ -14,6 +14,7 @@ use callgate::sandbox::phone::MediaReport;
 use callgate::sandbox::phone::audio::{dominant_frequency, rms};
 use common::{PNID, TestGateway};
 use support::baresip::Baresip;
+use support::sipp::Sipp;
 
 const CALLER: &str = "16315553602";
 
@@ -185,4 +186,140 @@ async fn dtmf_crosses_both_ways_with_pcmu() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dtmf_crosses_both_ways_with_opus_and_48khz_durations() {
     dtmf_crosses_with("opus/48000/2", &["opus"]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pbx_hangup_ends_the_whatsapp_call_with_terminate() {
+    let pbx = Baresip::start("auto", "pcmu");
+    let t = gateway(&pbx.uri("udp"), &["pcmu"]).await;
+    let id = user_calls(&t);
+    let r = phone_until(&t, &id, Duration::from_secs(10), |r| {
+        near(r.dominant_hz, 1000.0)
+    })
+    .await;
+    assert!(near(r.dominant_hz, 1000.0), "call not up: {r:?}");
+    pbx.command("hangup", "");
+    let rec = ended_record(&t, &id, Duration::from_secs(5)).await;
+    assert_eq!(rec.ended_by.as_deref(), Some("business"), "{rec:?}");
+    assert_eq!(rec.end_reason.as_deref(), Some("hung_up"), "{rec:?}");
+    assert_eq!(t.graph_actions(&id), ["pre_accept", "accept", "terminate"]);
+    let meta = t.sandbox().call_state(&id).expect("sandbox call");
+    assert_eq!(format!("{:?}", meta.state), "Ended", "{meta:?}");
+    t.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn caller_hangs_up_while_pbx_rings_and_the_pbx_sees_cancel() {
+    let mut pbx = Sipp::uas("uas_ring_cancel.xml", "udp", &[]);
+    let t = gateway(&pbx.uri(), &["pcmu"]).await;
+    let id = user_calls(&t);
+    common::eventually("the PBX rings", || {
+        t.timeline_kinds(&id).iter().any(|k| k == "sip.progress")
+    })
+    .await;
+    t.sandbox().hangup(&id).unwrap();
+    let rec = ended_record(&t, &id, Duration::from_secs(5)).await;
+    assert_eq!(rec.ended_by.as_deref(), Some("user"), "{rec:?}");
+    // sipp's scenario only succeeds when it received the CANCEL (and our ACK to its 487).
+    tokio::task::spawn_blocking(move || pbx.assert_success(Duration::from_secs(10)))
+        .await
+        .unwrap();
+    assert_eq!(
+        t.graph_actions(&id),
+        ["pre_accept"],
+        "a caller who hung up needs no reject"
+    );
+    t.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pbx_busy_rejects_whatsapp_call() {
+    let mut pbx = Sipp::uas("uas_reject.xml", "udp", &[("STATUS", "486 Busy Here")]);
+    let t = gateway(&pbx.uri(), &["pcmu"]).await;
+    let id = user_calls(&t);
+    let rec = ended_record(&t, &id, Duration::from_secs(10)).await;
+    assert_eq!(rec.end_reason.as_deref(), Some("pbx_busy"), "{rec:?}");
+    assert_eq!(t.graph_actions(&id), ["pre_accept", "reject"]);
+    let meta = t.sandbox().call_state(&id).expect("sandbox call");
+    assert_eq!(
+        meta.end_reason.as_deref(),
+        Some("business_reject"),
+        "{meta:?}"
+    );
+    tokio::task::spawn_blocking(move || pbx.assert_success(Duration::from_secs(10)))
+        .await
+        .unwrap();
+    t.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreachable_pbx_rejects_whatsapp_call_within_the_setup_timeout() {
+    // A UDP port that is bound but never answers: the INVITE goes unanswered.
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let target = format!("sip:agents@{}", silent.local_addr().unwrap());
+    let t = gateway(&target, &["pcmu"]).await;
+    let started = Instant::now();
+    let id = user_calls(&t);
+    let rec = ended_record(&t, &id, Duration::from_secs(10)).await;
+    let took = started.elapsed();
+    assert_eq!(
+        rec.end_reason.as_deref(),
+        Some("pbx_unreachable"),
+        "{rec:?}"
+    );
+    assert!(
+        took < Duration::from_secs(4),
+        "the configured setup timeout is 2 s; the call took {took:?} to be rejected"
+    );
+    assert_eq!(t.graph_actions(&id), ["pre_accept", "reject"]);
+    t.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pbx_hold_reinvite_is_answered_without_touching_the_whatsapp_leg() {
+    let mut pbx = Sipp::uas("uas_hold.xml", "udp", &[]);
+    let t = gateway(&pbx.uri(), &["pcmu"]).await;
+    let id = user_calls(&t);
+    common::eventually("the PBX puts the call on hold", || {
+        t.timeline_kinds(&id).iter().any(|k| k == "pbx.hold")
+    })
+    .await;
+    let before = t.sandbox().media_report(&id).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let after = t.sandbox().media_report(&id).await.unwrap();
+    assert!(
+        after.packets_in >= before.packets_in + 40,
+        "WhatsApp must keep receiving (silence) while the PBX holds: {before:?} -> {after:?}"
+    );
+    assert_eq!(
+        t.graph_actions(&id),
+        ["pre_accept", "accept"],
+        "nothing about the hold goes to Meta"
+    );
+    t.sandbox().hangup(&id).unwrap();
+    ended_record(&t, &id, Duration::from_secs(5)).await;
+    // sipp's scenario checks our 200 answered its sendonly with recvonly, then our BYE.
+    tokio::task::spawn_blocking(move || pbx.assert_success(Duration::from_secs(10)))
+        .await
+        .unwrap();
+    t.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sipp_rtp_echo_pbx_sends_the_callers_tone_back() {
+    let pbx = Sipp::echo_uas();
+    let t = gateway(&pbx.uri(), &["pcmu"]).await;
+    let id = user_calls(&t);
+    let r = phone_until(&t, &id, Duration::from_secs(10), |r| {
+        r.recorded_ms > 1000 && near(r.dominant_hz, 440.0)
+    })
+    .await;
+    assert!(
+        near(r.dominant_hz, 440.0) && r.rms > 0.01,
+        "the WhatsApp user did not hear its own 440 Hz echoed: {r:?}\n{}",
+        pbx.logs()
+    );
+    t.sandbox().hangup(&id).unwrap();
+    ended_record(&t, &id, Duration::from_secs(5)).await;
+    t.shutdown().await;
 }

@@ -66,7 +66,7 @@ pub enum Wake {
     /// The WhatsApp leg's timer is due.
     WaTimeout,
     /// A SIP message for the PBX leg (`None`: the transport stopped).
-    Sip(Option<crate::pbx::Incoming>),
+    Sip(Option<Box<crate::pbx::Incoming>>),
     /// The PBX leg's timer is due.
     PbxTimeout,
     /// A datagram arrived on the PBX RTP socket (length, sender).
@@ -168,7 +168,7 @@ impl Legs {
                 Err(e) => { tracing::debug!(error = %e, "WhatsApp media socket error"); Wake::SocketError }
             },
             _ = sleep_opt(wa_deadline) => Wake::WaTimeout,
-            m = inbox_recv(inbox) => Wake::Sip(m),
+            m = inbox_recv(inbox) => Wake::Sip(m.map(Box::new)),
             _ = sleep_opt(pbx_deadline) => Wake::PbxTimeout,
             r = recv_on(rtp_sock, &mut self.rtp_buf) => match r {
                 Ok((n, from)) => Wake::Rtp(n, from),
@@ -199,7 +199,7 @@ impl Legs {
             }
             Wake::Sip(Some(incoming)) => {
                 if let Some(p) = &mut self.pbx {
-                    let tx = p.leg.handle(now.into_std(), incoming);
+                    let tx = p.leg.handle(now.into_std(), *incoming);
                     p.send(tx).await;
                 }
                 self.drain_pbx(&mut out);
