@@ -73,25 +73,22 @@ pub(super) async fn step(store: &Store, key: &str, call: &Call, step: &Step) {
 
 /// Stores the SIP URI the call rang in its record.
 pub(super) async fn sip_target(store: &Store, key: &str, target: String) {
-    let id = key.to_string();
-    blocking(store, move |s| {
-        let Some(mut rec) = s.get_call(&id)? else {
-            return Ok(());
-        };
-        rec.sip_target = Some(target);
-        s.update_call(&rec)
-    })
-    .await;
+    update(store, key, move |rec| rec.sip_target = Some(target)).await;
 }
 
 /// Stores the call's media statistics (both legs and the bridge) in its record.
 pub(super) async fn media_stats(store: &Store, key: &str, stats: serde_json::Value) {
+    update(store, key, move |rec| rec.stats = Some(stats)).await;
+}
+
+/// Applies `f` to the stored record of `key` (if there is one).
+async fn update(store: &Store, key: &str, f: impl FnOnce(&mut CallRecord) + Send + 'static) {
     let id = key.to_string();
     blocking(store, move |s| {
         let Some(mut rec) = s.get_call(&id)? else {
             return Ok(());
         };
-        rec.stats = Some(stats);
+        f(&mut rec);
         s.update_call(&rec)
     })
     .await;

@@ -19,47 +19,14 @@ impl Sipp {
     /// Starts sipp's built-in UAS (`-sn uas`, PCMU only) with `-rtp_echo`: it answers and
     /// sends every RTP packet back where it came from, so the caller hears itself.
     pub fn echo_uas() -> Sipp {
-        let bin = require_binary("sipp");
         let dir = tempfile::tempdir().expect("temp dir");
-        let port = free_port();
-        let media = free_port();
-        let child = Command::new(bin)
-            .args(["-sn", "uas", "-rtp_echo"])
-            .args(["-i", "127.0.0.1", "-mi", "127.0.0.1"])
-            .args(["-p", &port.to_string(), "-mp", &media.to_string()])
-            .args(["-t", "u1", "-m", "1", "-nostdin", "-timeout", "30s"])
-            .args(["-trace_msg", "-trace_err"])
-            .arg("-message_file")
-            .arg(dir.path().join("messages.log"))
-            .arg("-error_file")
-            .arg(dir.path().join("errors.log"))
-            .current_dir(dir.path())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("sipp starts");
-        let s = Sipp {
-            child,
-            dir,
-            port,
-            transport: "udp",
-        };
-        let up = wait_until(Duration::from_secs(10), || {
-            UdpSocket::bind(("127.0.0.1", port)).is_err()
-        });
-        assert!(up, "sipp did not bind port {port}: {}", s.logs());
-        std::thread::sleep(Duration::from_millis(100));
-        s
+        Self::spawn(dir, "udp", &["-sn", "uas", "-rtp_echo"])
     }
 
     /// Starts `sipp -sf tests/peers/sipp/<scenario>` as UAS on a free port; `transport` is
     /// `udp` or `tcp`; each `(NAME, value)` replaces `@NAME@` in the scenario text.
     pub fn uas(scenario: &str, transport: &'static str, fill: &[(&str, &str)]) -> Sipp {
-        let bin = require_binary("sipp");
         let dir = tempfile::tempdir().expect("temp dir");
-        let port = free_port();
-        let media = free_port();
         let src = format!("{}/tests/peers/sipp/{scenario}", env!("CARGO_MANIFEST_DIR"));
         let mut text = std::fs::read_to_string(&src).expect("scenario file");
         for (k, v) in fill {
@@ -67,19 +34,26 @@ impl Sipp {
         }
         let sf = dir.path().join(scenario);
         std::fs::write(&sf, text).unwrap();
-        let mut cmd = Command::new(bin);
-        cmd.arg("-sf")
-            .arg(&sf)
+        let sf = sf.to_string_lossy().into_owned();
+        Self::spawn(dir, transport, &["-sf", &sf, "-timeout_error"])
+    }
+
+    /// Runs sipp with `args` as UAS for one call on free loopback ports, logs in `dir`.
+    fn spawn(dir: tempfile::TempDir, transport: &'static str, args: &[&str]) -> Sipp {
+        let bin = require_binary("sipp");
+        let port = free_port();
+        let media = free_port();
+        let child = Command::new(bin)
+            .args(args)
             .args(["-i", "127.0.0.1", "-mi", "127.0.0.1"])
             .args(["-p", &port.to_string(), "-mp", &media.to_string()])
             .args(["-t", if transport == "tcp" { "t1" } else { "u1" }])
-            .args(["-m", "1", "-nostdin", "-timeout", "30s", "-timeout_error"])
+            .args(["-m", "1", "-nostdin", "-timeout", "30s"])
             .args(["-trace_msg", "-trace_err"])
             .arg("-message_file")
             .arg(dir.path().join("messages.log"))
             .arg("-error_file")
-            .arg(dir.path().join("errors.log"));
-        let child = cmd
+            .arg(dir.path().join("errors.log"))
             .current_dir(dir.path())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
