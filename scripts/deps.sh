@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what callgate needs on a fresh Debian 12 machine that has the Rust toolchain.
 #   scripts/deps.sh build   system packages to build callgate (cmake for libopus)
+#   scripts/deps.sh demo    the above plus baresip, the SIP phone the demo rings
 #   scripts/deps.sh test    the above plus everything the test suite drives
 # Idempotent: packages already present are not fetched again.
 set -euo pipefail
@@ -11,10 +12,16 @@ SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
 build_pkgs=(cmake pkg-config build-essential)
-test_pkgs=(baresip-core sip-tester tshark sox libsox-fmt-all python3-venv valgrind)
+demo_pkgs=(baresip-core)
+test_pkgs=(sip-tester tshark sox libsox-fmt-all python3-venv valgrind)
 
 pkgs=("${build_pkgs[@]}")
-if [ "$what" = "test" ]; then pkgs+=("${test_pkgs[@]}"); fi
+case "$what" in
+  build) ;;
+  demo) pkgs+=("${demo_pkgs[@]}") ;;
+  test) pkgs+=("${demo_pkgs[@]}" "${test_pkgs[@]}") ;;
+  *) echo "usage: scripts/deps.sh build|demo|test" >&2; exit 2 ;;
+esac
 
 missing=()
 for p in "${pkgs[@]}"; do

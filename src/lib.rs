@@ -6,9 +6,11 @@
 //! - [`store`]: SQLite call records, event timelines, webhook dedupe;
 //! - [`sandbox`]: an offline stand-in for Meta's Cloud API;
 //! - [`api`]: the operator REST API;
+//! - [`agent`]: a minimal SIP answering agent (the demo's and the load generator's far end);
 //! - [`config`] and [`telemetry`]: configuration, logs and metrics.
 #![forbid(unsafe_code)]
 
+pub mod agent;
 pub mod api;
 pub mod call;
 pub mod cloud;

@@ -43,7 +43,8 @@ enum Command {
         #[arg(long)]
         webhook_url: Option<url::Url>,
     },
-    /// Run gateway + sandbox on the embedded default, place one simulated call, print a report.
+    /// Run gateway + sandbox on the embedded default, place one simulated WhatsApp call to an agent
+    /// phone (baresip if installed, else a built-in SIP agent), print a report; exit 1 on failure.
     Demo,
 }
 
@@ -96,7 +97,7 @@ fn main() -> ExitCode {
             ))
         }
         Command::Demo => {
-            telemetry::init_logging(cli.log_format);
+            telemetry::init_logging_at(cli.log_format, "warn");
             runtime(callgate::demo::run())
         }
     }

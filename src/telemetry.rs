@@ -21,7 +21,14 @@ pub enum LogFormat {
 /// Installs the global `tracing` subscriber. The level comes from `RUST_LOG` (default `info`).
 /// Calling it twice is harmless (the second call does nothing).
 pub fn init_logging(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    init_logging_at(format, "info");
+}
+
+/// Like [`init_logging`] with `default_level` when `RUST_LOG` is not set (the demo keeps its
+/// report readable with `warn`).
+pub fn init_logging_at(format: LogFormat, default_level: &str) {
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

@@ -185,3 +185,50 @@ async fn default_config_run_answers_verify_refuses_unsigned_accepts_signed() {
         );
     }
 }
+
+/// Runs `callgate demo` with `path` as PATH; returns (success, stdout).
+fn run_demo(path: &std::ffi::OsStr) -> (bool, String) {
+    let out = Command::new(BIN)
+        .arg("demo")
+        .env("PATH", path)
+        .stdin(Stdio::null())
+        .output()
+        .expect("callgate demo runs");
+    (
+        out.status.success(),
+        format!(
+            "{}\n--- stderr ---\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+#[test]
+fn demo_rings_baresip_and_reports_tones_dtmf_and_hangup() {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let (ok, out) = run_demo(&path);
+    assert!(ok, "callgate demo failed:\n{out}");
+    assert!(out.contains("agent phone  baresip at"), "{out}");
+    for line in [
+        "to WhatsApp    1000 Hz",
+        "to the agent   440 Hz",
+        "agent received \"1#\"",
+        "WhatsApp user received \"5\"",
+        "hang-up        by user",
+        "demo OK",
+    ] {
+        assert!(out.contains(line), "missing {line:?} in:\n{out}");
+    }
+}
+
+#[test]
+fn demo_without_baresip_says_so_and_uses_the_built_in_agent() {
+    let empty = tempfile::tempdir().unwrap();
+    let (ok, out) = run_demo(empty.path().as_os_str());
+    assert!(ok, "callgate demo failed:\n{out}");
+    assert!(out.contains("baresip is not installed"), "{out}");
+    assert!(out.contains("built-in SIP agent"), "{out}");
+    assert!(out.contains("to the agent   440 Hz"), "{out}");
+    assert!(out.contains("demo OK"), "{out}");
+}

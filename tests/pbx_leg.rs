@@ -11,7 +11,6 @@ use callgate::call::PbxFailure;
 use callgate::pbx::PbxEvent;
 use callgate_sip::digest::Credentials;
 use callgate_sip::sdp_negotiation::CodecKind;
-use support::baresip::Baresip;
 use support::harness::Harness;
 use support::sipp::Sipp;
 
@@ -27,7 +26,7 @@ fn answered(e: &PbxEvent) -> bool {
 
 /// INVITE to baresip, auto-answer, ACK; then we hang up and baresip sees the call closed.
 async fn baresip_answers_and_we_hang_up(transport: &str) {
-    let pbx = Baresip::start("auto", "pcmu,pcma");
+    let pbx = support::baresip::start("auto", "pcmu,pcma");
     let mut h = Harness::call(&pbx.uri(transport), &G711_OPUS, |_| {}).await;
     h.expect(SECS(5), answered).await;
     let n = h
@@ -67,7 +66,7 @@ async fn baresip_answers_invite_over_tcp_and_our_bye_ends_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn baresip_hangup_arrives_as_remote_hangup() {
     for transport in ["udp", "tcp"] {
-        let pbx = Baresip::start("auto", "pcmu");
+        let pbx = support::baresip::start("auto", "pcmu");
         let mut h = Harness::call(&pbx.uri(transport), &G711_OPUS, |_| {}).await;
         h.expect(SECS(5), answered).await;
         support::wait_until(SECS(3), || pbx.log().contains("established"));
@@ -92,7 +91,7 @@ async fn codec_negotiation_with_baresip_picks_what_both_sides_have() {
             CodecKind::Pcmu,
         ),
     ] {
-        let pbx = Baresip::start("auto", baresip_codecs);
+        let pbx = support::baresip::start("auto", baresip_codecs);
         let mut h = Harness::call(&pbx.uri("udp"), &ours, |_| {}).await;
         let PbxEvent::Answered { remote_sdp } = h.expect(SECS(5), answered).await else {
             unreachable!()

@@ -13,7 +13,6 @@ use callgate::sandbox::UserCall;
 use callgate::sandbox::phone::MediaReport;
 use callgate::sandbox::phone::audio::{dominant_frequency, rms};
 use common::{PNID, TestGateway};
-use support::baresip::Baresip;
 use support::sipp::Sipp;
 
 const CALLER: &str = "16315553602";
@@ -77,7 +76,7 @@ async fn ended_record(t: &TestGateway, id: &str, within: Duration) -> callgate::
 }
 
 /// Dominant frequency and level of what baresip heard, skipping the first `skip_s` seconds.
-fn pbx_heard(pbx: &Baresip) -> (Option<f64>, f64) {
+fn pbx_heard(pbx: &support::baresip::Baresip) -> (Option<f64>, f64) {
     let (samples, rate) = pbx.heard().expect("baresip recorded the call");
     let skip = (rate as usize / 2).min(samples.len());
     let tail = &samples[skip..];
@@ -86,7 +85,7 @@ fn pbx_heard(pbx: &Baresip) -> (Option<f64>, f64) {
 
 /// The phone calls, baresip answers with `codec`, tones cross both ways, the phone hangs up.
 async fn tones_cross_with(codec: &str, offer: &[&str], expect_codec: &str) {
-    let pbx = Baresip::start("auto", codec);
+    let pbx = support::baresip::start("auto", codec);
     let t = gateway(&pbx.uri("udp"), offer).await;
     let id = user_calls(&t);
     let r = phone_until(&t, &id, Duration::from_secs(10), |r| {
@@ -149,7 +148,7 @@ async fn whatsapp_call_rings_baresip_with_g722_and_tones_cross_both_ways() {
 /// DTMF both ways over `codec`: the phone sends 1, 2, # (RFC 4733 at 8 kHz on PT 126) and
 /// baresip reports them; baresip sends 5 and 9 and the phone receives them.
 async fn dtmf_crosses_with(codec: &str, offer: &[&str]) {
-    let pbx = Baresip::start("auto", codec);
+    let pbx = support::baresip::start("auto", codec);
     let t = gateway(&pbx.uri("udp"), offer).await;
     let id = user_calls(&t);
     let r = phone_until(&t, &id, Duration::from_secs(10), |r| {
@@ -190,7 +189,7 @@ async fn dtmf_crosses_both_ways_with_opus_and_48khz_durations() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pbx_hangup_ends_the_whatsapp_call_with_terminate() {
-    let pbx = Baresip::start("auto", "pcmu");
+    let pbx = support::baresip::start("auto", "pcmu");
     let t = gateway(&pbx.uri("udp"), &["pcmu"]).await;
     let id = user_calls(&t);
     let r = phone_until(&t, &id, Duration::from_secs(10), |r| {

@@ -14,7 +14,6 @@ use std::time::{Duration, Instant};
 use callgate::sandbox::UserCall;
 use callgate::sandbox::phone::audio::{dominant_frequency, read_wav_mono, rms};
 use serde_json::{Value, json};
-use support::baresip::Baresip;
 
 const PYTHON: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/.venv/bin/python");
 
@@ -38,7 +37,7 @@ async fn aiortc_as_the_whatsapp_user_exchanges_tones_and_dtmf_with_baresip_throu
         Path::new(PYTHON).exists(),
         "{PYTHON} is missing: run `bash scripts/deps.sh test` (it creates .venv with aiortc)"
     );
-    let pbx = Baresip::start("auto", "pcmu");
+    let pbx = support::baresip::start("auto", "pcmu");
     let target = pbx.uri("udp");
     let t = common::start_with(move |c| {
         c.routing.default = Some(target);

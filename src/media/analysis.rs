@@ -58,9 +58,8 @@ pub fn rms_dbfs(samples: &[i16]) -> f64 {
     20.0 * (rms / 32768.0).log10()
 }
 
-#[cfg(test)]
-pub(crate) mod tone {
-    //! Test tone generator.
+pub mod tone {
+    //! Tone generator (tests, the demo's and the load generator's SIP agent).
 
     /// `n` samples of a sine at `freq` Hz and `amplitude` (0..=1 of full scale), from `phase`
     /// sample index `start` (so consecutive frames join without a click).
