@@ -322,3 +322,37 @@ async fn sipp_rtp_echo_pbx_sends_the_callers_tone_back() {
     ended_record(&t, &id, Duration::from_secs(5)).await;
     t.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_accept_hangs_up_the_pbx_and_rejects_the_call() {
+    let pbx = support::baresip::start("auto", "pcmu");
+    let t = gateway(&pbx.uri("udp"), &["pcmu"]).await;
+    t.sandbox().inject_fault("accept", 138004);
+    let id = user_calls(&t);
+    let rec = ended_record(&t, &id, Duration::from_secs(10)).await;
+    assert_eq!(rec.meta_error_code, Some(138004), "{rec:?}");
+    assert_eq!(t.graph_actions(&id), ["pre_accept", "accept", "reject"]);
+    let closed = support::wait_until(Duration::from_secs(5), || pbx.log().contains("closed"));
+    assert!(
+        closed,
+        "the PBX leg was not hung up after accept failed:\n{}",
+        pbx.log()
+    );
+    t.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_pre_accept_cancels_the_ringing_pbx_and_rejects_the_call() {
+    let mut pbx = Sipp::uas("uas_ring_cancel.xml", "udp", &[]);
+    let t = gateway(&pbx.uri(), &["pcmu"]).await;
+    t.sandbox().inject_fault("pre_accept", 138004);
+    let id = user_calls(&t);
+    let rec = ended_record(&t, &id, Duration::from_secs(10)).await;
+    assert_eq!(rec.meta_error_code, Some(138004), "{rec:?}");
+    assert_eq!(t.graph_actions(&id), ["pre_accept", "reject"]);
+    // sipp's scenario only succeeds when it received the CANCEL.
+    tokio::task::spawn_blocking(move || pbx.assert_success(Duration::from_secs(10)))
+        .await
+        .unwrap();
+    t.shutdown().await;
+}

@@ -1,7 +1,8 @@
 //! The sandbox control API for tests and the demo (no auth; refused unless the peer is loopback):
 //! simulate user calls, hang-ups, pick-ups and declines, inspect calls with their action logs,
 //! set permissions, list the Graph requests and webhook deliveries seen, and drive the calls'
-//! simulated phones (DTMF, play, media report, WAV recording).
+//! simulated phones (DTMF, play, media report, WAV recording), and inject failures of Graph
+//! `/calls` actions with a chosen Meta error code (`POST /sandbox/faults`).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -36,6 +37,7 @@ pub fn routes() -> Router<Sandbox> {
         .route("/sandbox/calls/{id}/recording", post(recording))
         .route("/sandbox/permissions/{wa_id}", put(put_permission))
         .route("/sandbox/requests", get(list_requests))
+        .route("/sandbox/faults", post(add_fault))
         .route("/sandbox/webhooks", get(list_webhooks))
         .route_layer(middleware::from_fn(loopback_only))
 }
@@ -52,6 +54,20 @@ async fn loopback_only(req: Request, next: Next) -> Response {
             .into_response();
     }
     next.run(req).await
+}
+
+/// Body of `POST /sandbox/faults`.
+#[derive(Debug, Deserialize)]
+struct Fault {
+    /// The `/calls` action to fail (`connect`, `pre_accept`, `accept`, `reject`, `terminate`).
+    action: String,
+    /// The Meta error code to answer with (e.g. 138004).
+    code: u32,
+}
+
+async fn add_fault(State(sb): State<Sandbox>, Json(f): Json<Fault>) -> StatusCode {
+    sb.inject_fault(&f.action, f.code);
+    StatusCode::NO_CONTENT
 }
 
 async fn create_call(

@@ -234,6 +234,12 @@ impl Sandbox {
             )));
         }
         let mut st = self.lock();
+        if let Some(code) = st.take_fault(action) {
+            return Err(MetaError::new(
+                code,
+                format!("(#{code}) failure injected through the sandbox control API"),
+            ));
+        }
         let settings = st.settings.get(pnid).cloned().unwrap_or_default();
         if sip_enabled(&settings) {
             return Err(MetaError::new(

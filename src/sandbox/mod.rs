@@ -247,6 +247,16 @@ impl Sandbox {
         self.lock().calls_in_order()
     }
 
+    /// Makes the next `/calls` request with `action` fail with Meta's error `code` (tests of the
+    /// gateway's failure paths; `POST /sandbox/faults` on the control API).
+    pub fn inject_fault(&self, action: &str, code: u32) {
+        self.lock()
+            .faults
+            .entry(action.to_string())
+            .or_default()
+            .push_back(code);
+    }
+
     /// Every Graph request received, in order.
     pub fn requests(&self) -> Vec<ReceivedRequest> {
         self.lock().requests.clone()

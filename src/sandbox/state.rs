@@ -224,9 +224,17 @@ pub struct SandboxState {
     /// The simulated user's phone of each call that has media (kept after the call ends so its
     /// report stays readable).
     pub phones: HashMap<String, MetaPhone>,
+    /// Injected failures: the next `/calls` request with this action fails with these Meta
+    /// error codes, one per request, in order.
+    pub faults: HashMap<String, std::collections::VecDeque<u32>>,
 }
 
 impl SandboxState {
+    /// The injected failure for the next `/calls` request with `action`, if any.
+    pub fn take_fault(&mut self, action: &str) -> Option<u32> {
+        self.faults.get_mut(action)?.pop_front()
+    }
+
     /// Inserts a new call.
     pub fn insert_call(&mut self, call: CallRecord) {
         self.call_order.push(call.id.clone());
