@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
-use crate::sandbox::phone::audio::{read_wav_mono, write_wav_mono};
+use crate::sandbox::phone::audio::write_wav_mono;
 
 /// A running baresip.
 pub struct Baresip {
@@ -109,7 +109,8 @@ impl Baresip {
     }
 
     /// What baresip received (decoded), from the `sndfile` recording of its latest call:
-    /// samples and rate. The file is complete once the call has ended.
+    /// samples and rate. Read to the end of the file whatever its header says, since `sndfile`
+    /// writes the final data length only when it closes the file, a moment after the call.
     pub fn heard(&self) -> Option<(Vec<i16>, u32)> {
         let mut decs: Vec<_> = std::fs::read_dir(self.dir.path().join("rec"))
             .ok()?
@@ -118,7 +119,13 @@ impl Baresip {
             .filter(|p| p.to_string_lossy().ends_with("-dec.wav"))
             .collect();
         decs.sort();
-        read_wav_mono(decs.last()?).ok()
+        let bytes = std::fs::read(decs.last()?).ok()?;
+        let (rate, channels, data) = wav_pcm16(&bytes)?;
+        let frames = data
+            .chunks_exact(2 * channels)
+            .map(|f| i16::from_le_bytes([f[0], f[1]]))
+            .collect();
+        Some((frames, rate))
     }
 
     /// Digits baresip reported receiving (RFC 4733), in order.
@@ -163,6 +170,30 @@ impl Drop for Baresip {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The rate, channel count and sample bytes (to the end of the file) of a 16-bit PCM WAV.
+fn wav_pcm16(bytes: &[u8]) -> Option<(u32, usize, &[u8])> {
+    if bytes.len() < 12 || &bytes[0..4] != b"RIFF" || &bytes[8..12] != b"WAVE" {
+        return None;
+    }
+    let (mut at, mut fmt) = (12, None);
+    while at + 8 <= bytes.len() {
+        let id = &bytes[at..at + 4];
+        let len = u32::from_le_bytes(bytes[at + 4..at + 8].try_into().ok()?) as usize;
+        let body = &bytes[at + 8..];
+        if id == b"fmt " && body.len() >= 16 {
+            let channels = u16::from_le_bytes([body[2], body[3]]);
+            let rate = u32::from_le_bytes(body[4..8].try_into().ok()?);
+            let bits = u16::from_le_bytes([body[14], body[15]]);
+            fmt = (bits == 16 && channels > 0).then_some((rate, usize::from(channels)));
+        } else if id == b"data" {
+            let (rate, channels) = fmt?;
+            return Some((rate, channels, body));
+        }
+        at += 8 + len + (len & 1);
+    }
+    None
 }
 
 /// A loopback port free for both UDP and TCP a moment ago.
