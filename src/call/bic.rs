@@ -2,13 +2,18 @@
 //! `connect` -> connect webhook with the user's answer (before or after the `connect` response)
 //! -> media up = connected -> hang-up from either side. `RINGING`/`ACCEPTED` statuses are only
 //! recorded (media is never gated on them); `REJECTED` ends the call.
+//!
+//! A call from an agent's SIP phone answers that phone's INVITE when the user is connected. A
+//! call from the REST API may bridge an agent ([`AgentBridge`]): `agent_first` rings the agent
+//! and calls the user only once the agent answered (nothing goes to Meta if the agent does not
+//! answer); `user_first` calls the user and rings the agent once the user is connected.
 
 use std::mem;
 use std::time::Instant;
 
-use super::action::{Action, GraphRequest, Step};
+use super::action::{Action, GraphRequest, PbxRing, Step};
 use super::config::CallConfig;
-use super::input::{GraphRequestKind, GraphSuccess, Input, MetaCallStatus};
+use super::input::{GraphRequestKind, GraphSuccess, Input, MetaCallStatus, PbxFailure};
 use super::machine::CallState;
 use super::outcome::{Direction, EndDraft, EndReason, Side};
 use super::teardown::{Ending, Teardown, ignore};
@@ -24,6 +29,26 @@ pub enum BicOrigin {
     SipPhone,
 }
 
+/// Which side of an API call with an agent rings first.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BridgeMode {
+    /// Ring the agent; call the WhatsApp user when the agent answers.
+    #[default]
+    AgentFirst,
+    /// Call the WhatsApp user; ring the agent when the user answers.
+    UserFirst,
+}
+
+/// The agent an API call bridges the WhatsApp user to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentBridge {
+    /// The agent's SIP URI.
+    pub target: String,
+    /// Which side rings first.
+    pub mode: BridgeMode,
+}
+
 /// What a business-initiated call needs.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BusinessCallParams {
@@ -37,6 +62,19 @@ pub struct BusinessCallParams {
     pub biz_opaque: Option<String>,
     /// Who asked for the call.
     pub origin: BicOrigin,
+    /// API calls: the agent to bridge the user to (`None`: media only, no agent).
+    pub agent: Option<AgentBridge>,
+}
+
+/// Where the agent leg of an API call stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Agent {
+    /// No agent on this call, or not rung yet.
+    Idle,
+    /// INVITE out, waiting for the agent.
+    Ringing,
+    /// The agent answered.
+    Answered,
 }
 
 /// `connect` sent; waiting for the user.
@@ -51,8 +89,16 @@ struct Dialing {
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum BicState {
     CheckingPermission,
+    /// `agent_first`: the agent rings; nothing was sent to Meta yet.
+    RingingAgent {
+        deadline: Instant,
+    },
     CreatingOffer,
     Dialing(Dialing),
+    /// `user_first`: the user is connected; the agent rings.
+    JoiningAgent {
+        deadline: Instant,
+    },
     Connected,
     Ending(Ending),
     Ended,
@@ -66,6 +112,7 @@ pub(crate) struct Bic {
     created_at: Instant,
     call_id: Option<String>,
     connected_at: Option<Instant>,
+    agent: Agent,
     state: BicState,
 }
 
@@ -81,6 +128,7 @@ impl Bic {
             created_at: now,
             call_id: None,
             connected_at: None,
+            agent: Agent::Idle,
             state: BicState::CheckingPermission,
         };
         (
@@ -100,6 +148,9 @@ impl Bic {
     pub fn state(&self) -> CallState {
         match self.state {
             BicState::CheckingPermission => CallState::CheckingPermission,
+            BicState::RingingAgent { .. } | BicState::JoiningAgent { .. } => {
+                CallState::RingingAgent
+            }
             BicState::CreatingOffer => CallState::CreatingOffer,
             BicState::Dialing(_) => CallState::Dialing,
             BicState::Connected => CallState::Connected,
@@ -111,6 +162,9 @@ impl Bic {
     pub fn poll_timeout(&self) -> Option<Instant> {
         match &self.state {
             BicState::Dialing(d) => Some(d.ring_deadline),
+            BicState::RingingAgent { deadline } | BicState::JoiningAgent { deadline } => {
+                Some(*deadline)
+            }
             BicState::Ending(e) => Some(e.deadline()),
             _ => None,
         }
@@ -121,8 +175,10 @@ impl Bic {
         let name = self.state().name();
         self.state = match mem::replace(&mut self.state, BicState::Ended) {
             BicState::CheckingPermission => self.checking_permission(now, input, out),
+            BicState::RingingAgent { deadline } => self.ringing_agent(now, deadline, input, out),
             BicState::CreatingOffer => self.creating_offer(now, input, out),
             BicState::Dialing(d) => self.dialing(now, d, input, out),
+            BicState::JoiningAgent { deadline } => self.joining_agent(now, deadline, input, out),
             BicState::Connected => self.connected(now, input, out),
             BicState::Ending(e) => match e.handle(now, input, out) {
                 Teardown::Waiting(e) => BicState::Ending(e),
@@ -165,7 +221,12 @@ impl Bic {
                     allowed,
                     reason: reason.clone(),
                 }));
-                if allowed {
+                if allowed && self.mode() == Some(BridgeMode::AgentFirst) {
+                    self.ring_agent(out);
+                    BicState::RingingAgent {
+                        deadline: now + self.config.pbx_ring_timeout,
+                    }
+                } else if allowed {
                     out.push(Action::CreateOffer);
                     BicState::CreatingOffer
                 } else {
@@ -182,6 +243,97 @@ impl Bic {
                 "checking_permission",
                 out,
             ),
+        }
+    }
+
+    /// `agent_first`: nothing reaches Meta until the agent answers.
+    fn ringing_agent(
+        &mut self,
+        now: Instant,
+        deadline: Instant,
+        input: Input,
+        out: &mut Vec<Action>,
+    ) -> BicState {
+        match input {
+            Input::PbxProgress { status } => {
+                out.push(Action::Record(Step::PbxRinging { status }));
+                BicState::RingingAgent { deadline }
+            }
+            Input::PbxAnswered => {
+                out.push(Action::Record(Step::PbxAnswered));
+                self.agent = Agent::Answered;
+                out.push(Action::CreateOffer);
+                BicState::CreatingOffer
+            }
+            Input::PbxFailed(kind) => {
+                self.agent = Agent::Idle;
+                let draft = EndDraft::new(now, EndReason::PbxFailed(kind), Side::Business);
+                self.finish(draft, out)
+            }
+            Input::HangUp => {
+                self.release_agent(out);
+                self.finish(EndDraft::new(now, EndReason::HungUp, Side::Operator), out)
+            }
+            Input::Timeout if now >= deadline => {
+                self.release_agent(out);
+                let draft = EndDraft::new(
+                    now,
+                    EndReason::PbxFailed(PbxFailure::Timeout),
+                    Side::Business,
+                )
+                .detail(format!(
+                    "the agent did not answer within {} s",
+                    self.config.pbx_ring_timeout.as_secs_f64()
+                ));
+                self.finish(draft, out)
+            }
+            Input::Timeout => BicState::RingingAgent { deadline },
+            other => {
+                ignore(out, &other, "ringing_agent");
+                BicState::RingingAgent { deadline }
+            }
+        }
+    }
+
+    /// `user_first`: the user is on the line; the agent rings.
+    fn joining_agent(
+        &mut self,
+        now: Instant,
+        deadline: Instant,
+        input: Input,
+        out: &mut Vec<Action>,
+    ) -> BicState {
+        match input {
+            Input::PbxProgress { status } => {
+                out.push(Action::Record(Step::PbxRinging { status }));
+                BicState::JoiningAgent { deadline }
+            }
+            Input::PbxAnswered => {
+                out.push(Action::Record(Step::PbxAnswered));
+                self.agent = Agent::Answered;
+                self.connect(now, out)
+            }
+            Input::PbxFailed(kind) => {
+                self.agent = Agent::Idle;
+                let draft = EndDraft::new(now, EndReason::PbxFailed(kind), Side::Business);
+                self.terminate(now, draft, true, out)
+            }
+            Input::Timeout if now >= deadline => {
+                self.release_agent(out);
+                let draft = EndDraft::new(
+                    now,
+                    EndReason::PbxFailed(PbxFailure::Timeout),
+                    Side::Business,
+                )
+                .detail(format!(
+                    "the agent did not answer within {} s",
+                    self.config.pbx_ring_timeout.as_secs_f64()
+                ));
+                self.terminate(now, draft, true, out)
+            }
+            Input::Timeout => BicState::JoiningAgent { deadline },
+            // The user left while the agent rang, or the operator hangs up.
+            other => self.connected(now, other, out),
         }
     }
 
@@ -203,6 +355,7 @@ impl Bic {
             }
             Input::MediaFailed { reason } => {
                 self.reject_pbx(503, out);
+                self.release_agent(out);
                 let draft = EndDraft::new(now, EndReason::MediaFailed { reason }, Side::Gateway);
                 self.finish(draft, out)
             }
@@ -225,8 +378,13 @@ impl Bic {
             Input::PbxCancelled if self.params.origin == BicOrigin::SipPhone => {
                 self.finish(EndDraft::new(now, EndReason::HungUp, Side::Business), out)
             }
+            Input::PbxHangup if self.agent == Agent::Answered => {
+                self.agent = Agent::Idle;
+                self.finish(EndDraft::new(now, EndReason::HungUp, Side::Business), out)
+            }
             Input::HangUp => {
                 self.reject_pbx(487, out);
+                self.release_agent(out);
                 self.finish(EndDraft::new(now, EndReason::HungUp, Side::Operator), out)
             }
             Input::Timeout => stay,
@@ -261,6 +419,7 @@ impl Bic {
                         message: failure.message,
                     }));
                     self.reject_pbx(sip_status_for_meta_error(failure.code), out);
+                    self.release_agent(out);
                     let reason = EndReason::GraphError {
                         request: GraphRequestKind::Connect,
                     };
@@ -290,22 +449,33 @@ impl Bic {
                     MetaCallStatus::Rejected => {
                         // Meta ends the call itself (a terminate webhook follows).
                         self.reject_pbx(603, out);
+                        self.release_agent(out);
                         self.finish(EndDraft::new(now, EndReason::Rejected, Side::User), out)
                     }
                 }
             }
             Input::MediaConnected if d.answer_applied => {
                 out.push(Action::Record(Step::MediaConnected));
+                if self.mode() == Some(BridgeMode::UserFirst) {
+                    self.ring_agent(out);
+                    return BicState::JoiningAgent {
+                        deadline: now + self.config.pbx_ring_timeout,
+                    };
+                }
                 if self.params.origin == BicOrigin::SipPhone {
                     out.push(Action::AnswerPbx);
                 }
-                out.push(Action::Record(Step::Connected));
-                self.connected_at = Some(now);
-                BicState::Connected
+                self.connect(now, out)
             }
             Input::MediaFailed { reason } => {
                 self.reject_pbx(503, out);
+                self.release_agent(out);
                 let draft = EndDraft::new(now, EndReason::MediaFailed { reason }, Side::Gateway);
+                self.terminate(now, draft, d.connect_done, out)
+            }
+            Input::PbxHangup if self.agent == Agent::Answered => {
+                self.agent = Agent::Idle;
+                let draft = EndDraft::new(now, EndReason::HungUp, Side::Business);
                 self.terminate(now, draft, d.connect_done, out)
             }
             Input::MetaTerminate {
@@ -316,6 +486,7 @@ impl Bic {
                 out.push(Action::Record(Step::MetaTerminated { error_code }));
                 let status = error_code.map_or(480, |code| sip_status_for_meta_error(Some(code)));
                 self.reject_pbx(status, out);
+                self.release_agent(out);
                 self.finish(meta_end(now, error_code, duration_secs), out)
             }
             Input::PbxCancelled if self.params.origin == BicOrigin::SipPhone => {
@@ -324,11 +495,13 @@ impl Bic {
             }
             Input::HangUp => {
                 self.reject_pbx(487, out);
+                self.release_agent(out);
                 let draft = EndDraft::new(now, EndReason::HungUp, Side::Operator);
                 self.terminate(now, draft, d.connect_done, out)
             }
             Input::Timeout if now >= d.ring_deadline => {
                 self.reject_pbx(480, out);
+                self.release_agent(out);
                 let draft = EndDraft::new(now, EndReason::NoAnswer, Side::Gateway).detail(format!(
                     "the user did not answer within {} s",
                     self.config.bic_ring_timeout.as_secs_f64()
@@ -354,7 +527,10 @@ impl Bic {
                 self.hang_up_pbx(out);
                 self.finish(meta_end(now, error_code, duration_secs), out)
             }
-            Input::PbxHangup if self.params.origin == BicOrigin::SipPhone => {
+            Input::PbxHangup
+                if self.params.origin == BicOrigin::SipPhone || self.agent == Agent::Answered =>
+            {
+                self.agent = Agent::Idle;
                 let draft = EndDraft::new(now, EndReason::HungUp, Side::Business);
                 self.terminate(now, draft, true, out)
             }
@@ -416,16 +592,55 @@ impl Bic {
         }
     }
 
+    /// Both legs are up: audio flows both ways from now on.
+    fn connect(&mut self, now: Instant, out: &mut Vec<Action>) -> BicState {
+        out.push(Action::StartAudio);
+        out.push(Action::Record(Step::Connected));
+        self.connected_at = Some(now);
+        BicState::Connected
+    }
+
+    fn mode(&self) -> Option<BridgeMode> {
+        self.params.agent.as_ref().map(|a| a.mode)
+    }
+
+    /// Sends the INVITE to the API call's agent.
+    fn ring_agent(&mut self, out: &mut Vec<Action>) {
+        let Some(agent) = &self.params.agent else {
+            return;
+        };
+        self.agent = Agent::Ringing;
+        out.push(Action::RingPbx(PbxRing {
+            call_id: self.call_id.clone().unwrap_or_default(),
+            from: Some(self.params.to.clone()),
+            from_user_id: None,
+            display_name: Some(format!("WhatsApp +{}", self.params.to)),
+            to: agent.target.clone(),
+            cta_payload: None,
+            deeplink_payload: self.params.biz_opaque.clone(),
+        }));
+    }
+
+    /// Frees the API call's agent: CANCEL while it rings, BYE once it answered.
+    fn release_agent(&mut self, out: &mut Vec<Action>) {
+        match std::mem::replace(&mut self.agent, Agent::Idle) {
+            Agent::Ringing => out.push(Action::CancelPbx),
+            Agent::Answered => out.push(Action::HangUpPbx),
+            Agent::Idle => {}
+        }
+    }
+
     fn reject_pbx(&self, status: u16, out: &mut Vec<Action>) {
         if self.params.origin == BicOrigin::SipPhone {
             out.push(Action::RejectPbx { status });
         }
     }
 
-    fn hang_up_pbx(&self, out: &mut Vec<Action>) {
+    fn hang_up_pbx(&mut self, out: &mut Vec<Action>) {
         if self.params.origin == BicOrigin::SipPhone {
             out.push(Action::HangUpPbx);
         }
+        self.release_agent(out);
     }
 
     fn finish(&self, draft: EndDraft, out: &mut Vec<Action>) -> BicState {

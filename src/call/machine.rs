@@ -170,6 +170,9 @@ pub enum CallState {
     PreparingMedia,
     /// BIC: waiting for the local SDP offer.
     CreatingOffer,
+    /// BIC from the API: the agent's phone rings (before the user is called in `agent_first`
+    /// mode, after the user answered in `user_first` mode).
+    RingingAgent,
     /// UIC: `pre_accept` sent and the PBX invited; waiting for both, and for media.
     Answering,
     /// UIC: `accept` sent, waiting for its 200.
@@ -192,6 +195,7 @@ impl CallState {
             CallState::CheckingPermission => "checking_permission",
             CallState::PreparingMedia => "preparing_media",
             CallState::CreatingOffer => "creating_offer",
+            CallState::RingingAgent => "ringing_agent",
             CallState::Answering => "answering",
             CallState::Accepting => "accepting",
             CallState::Dialing => "dialing",

@@ -20,7 +20,7 @@ mod uic;
 mod tests;
 
 pub use action::{Action, GraphRequest, PbxRing, Step};
-pub use bic::{BicOrigin, BusinessCallParams, sip_status_for_meta_error};
+pub use bic::{AgentBridge, BicOrigin, BridgeMode, BusinessCallParams, sip_status_for_meta_error};
 pub use config::{CallConfig, ConfigError};
 pub use driver::DriverDeps;
 pub use input::{

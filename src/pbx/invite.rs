@@ -220,8 +220,11 @@ pub(crate) fn build_invite(p: &InviteParts<'_>, ring: &PbxRing) -> Result<Reques
         raw_header("Contact", local_contact(p.local, p.transport)),
         raw_header("Allow", ALLOW),
         raw_header("User-Agent", header_safe(p.user_agent)),
-        raw_header("X-WA-Call-Id", header_safe(&ring.call_id)),
     ];
+    // A business-initiated call rings its agent before Meta has given it an id.
+    if !ring.call_id.is_empty() {
+        headers.push(raw_header("X-WA-Call-Id", header_safe(&ring.call_id)));
+    }
     if let Some(c) = who {
         headers.push(raw_header("X-WA-Caller", header_safe(c)));
     }

@@ -3,6 +3,7 @@
 //! Today it answers one question for user-initiated calls: is the called number served here, and
 //! is there a PBX route to ring? Business hours, call permissions and routing rules build on it.
 
+pub mod permission_service;
 pub mod permissions;
 
 use crate::call::UserCallParams;

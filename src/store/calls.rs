@@ -91,6 +91,9 @@ pub struct CallRecord {
     pub sip_target: Option<String>,
     /// Media quality stats (loss, jitter, RTT, MOS), free-form JSON.
     pub stats: Option<serde_json::Value>,
+    /// The policy decision that let the call go ahead or stopped it (allowed, reason, rule,
+    /// permission), JSON.
+    pub decision: Option<serde_json::Value>,
 }
 
 impl CallRecord {
@@ -127,6 +130,7 @@ impl CallRecord {
             biz_opaque_callback_data: None,
             sip_target: None,
             stats: None,
+            decision: None,
         }
     }
 }
@@ -134,14 +138,19 @@ impl CallRecord {
 pub(super) const COLUMNS: &str = "id, direction, phone_number_id, business_number, user_wa_id, user_id, \
     state, created_at_ms, ringing_at_ms, pre_accepted_at_ms, accepted_at_ms, connected_at_ms, \
     ended_at_ms, outcome, end_reason, ended_by, meta_error_code, duration_s, billing_pulses, \
-    cta_payload, deeplink_payload, biz_opaque_callback_data, sip_target, stats";
+    cta_payload, deeplink_payload, biz_opaque_callback_data, sip_target, stats, decision";
 
 const PLACEHOLDERS: &str = "?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, \
-    ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24";
+    ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25";
 
 /// Binds a record in [`COLUMNS`] order.
 fn bind(rec: &CallRecord) -> Result<Vec<Value>, StoreError> {
     let stats = rec.stats.as_ref().map(serde_json::to_string).transpose()?;
+    let decision = rec
+        .decision
+        .as_ref()
+        .map(serde_json::to_string)
+        .transpose()?;
     let text = |v: &Option<String>| v.clone().map_or(Value::Null, Value::Text);
     let int = |v: Option<i64>| v.map_or(Value::Null, Value::Integer);
     Ok(vec![
@@ -169,6 +178,7 @@ fn bind(rec: &CallRecord) -> Result<Vec<Value>, StoreError> {
         text(&rec.biz_opaque_callback_data),
         text(&rec.sip_target),
         text(&stats),
+        text(&decision),
     ])
 }
 
@@ -176,15 +186,18 @@ fn bind(rec: &CallRecord) -> Result<Vec<Value>, StoreError> {
 pub(super) struct RawRow {
     direction: String,
     stats: Option<String>,
+    decision: Option<String>,
     rec: CallRecord,
 }
 
 pub(super) fn read_row(row: &Row<'_>) -> rusqlite::Result<RawRow> {
     let direction: String = row.get(1)?;
     let stats: Option<String> = row.get(23)?;
+    let decision: Option<String> = row.get(24)?;
     Ok(RawRow {
         direction,
         stats,
+        decision,
         rec: CallRecord {
             id: row.get(0)?,
             direction: Direction::UserInitiated, // replaced in `decode`
@@ -209,7 +222,8 @@ pub(super) fn read_row(row: &Row<'_>) -> rusqlite::Result<RawRow> {
             deeplink_payload: row.get(20)?,
             biz_opaque_callback_data: row.get(21)?,
             sip_target: row.get(22)?,
-            stats: None, // filled in `decode`
+            stats: None,    // filled in `decode`
+            decision: None, // filled in `decode`
         },
     })
 }
@@ -218,6 +232,7 @@ pub(super) fn decode(raw: RawRow) -> Result<CallRecord, StoreError> {
     let RawRow {
         direction,
         stats,
+        decision,
         mut rec,
     } = raw;
     let bad = |reason: String| StoreError::BadRow {
@@ -231,6 +246,10 @@ pub(super) fn decode(raw: RawRow) -> Result<CallRecord, StoreError> {
         .map(|s| serde_json::from_str(&s))
         .transpose()
         .map_err(|e| bad(format!("stats is not JSON: {e}")))?;
+    rec.decision = decision
+        .map(|s| serde_json::from_str(&s))
+        .transpose()
+        .map_err(|e| bad(format!("decision is not JSON: {e}")))?;
     Ok(rec)
 }
 

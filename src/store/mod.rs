@@ -21,6 +21,7 @@ mod dedupe;
 mod error;
 mod inbox;
 pub mod migrations;
+mod permissions;
 mod pricing;
 mod timeline;
 

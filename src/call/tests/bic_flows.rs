@@ -4,11 +4,12 @@
 use super::*;
 use crate::call::*;
 
-const BIC_ID: &str = "wacid.HBgLMTIxODU1NTI4MjgVAgARGCA";
-const BIC_OFFER: &str = "v=0\r\no=- 5 2 IN IP4 0.0.0.0\r\ns=-\r\na=setup:actpass\r\n";
-const USER_ANSWER: &str = "v=0\r\no=- 7 2 IN IP4 157.240.0.9\r\ns=-\r\na=setup:active\r\n";
+pub(super) const BIC_ID: &str = "wacid.HBgLMTIxODU1NTI4MjgVAgARGCA";
+pub(super) const BIC_OFFER: &str = "v=0\r\no=- 5 2 IN IP4 0.0.0.0\r\ns=-\r\na=setup:actpass\r\n";
+pub(super) const USER_ANSWER: &str =
+    "v=0\r\no=- 7 2 IN IP4 157.240.0.9\r\ns=-\r\na=setup:active\r\n";
 
-fn connect_ok() -> Input {
+pub(super) fn connect_ok() -> Input {
     Input::GraphDone {
         request: GraphRequestKind::Connect,
         result: Ok(GraphSuccess {
@@ -17,14 +18,14 @@ fn connect_ok() -> Input {
     }
 }
 
-fn answer_webhook() -> Input {
+pub(super) fn answer_webhook() -> Input {
     Input::MetaConnect {
         call_id: BIC_ID.into(),
         sdp: USER_ANSWER.into(),
     }
 }
 
-fn bic_terminate() -> Action {
+pub(super) fn bic_terminate() -> Action {
     Action::Graph(GraphRequest::Terminate {
         call_id: BIC_ID.into(),
     })
@@ -76,7 +77,7 @@ fn bic_happy_path_connects_on_media_and_only_records_accepted() {
         }]
     );
     let out = h.feed(Input::MediaConnected);
-    assert_eq!(protocol(&out), vec![Action::AnswerPbx]);
+    assert_eq!(protocol(&out), vec![Action::AnswerPbx, Action::StartAudio]);
     assert_eq!(h.call.state(), CallState::Connected);
     let out = h.feed(Input::MetaStatus(MetaCallStatus::Accepted));
     assert!(protocol(&out).is_empty());
@@ -104,7 +105,7 @@ fn answer_webhook_before_connect_response_still_connects() {
     );
     assert_eq!(
         protocol(&h.feed(Input::MediaConnected)),
-        vec![Action::AnswerPbx]
+        vec![Action::AnswerPbx, Action::StartAudio]
     );
     let late = h.feed(connect_ok());
     assert!(protocol(&late).is_empty());
@@ -244,6 +245,6 @@ fn api_originated_call_has_no_sip_phone_to_answer() {
     let mut h = dialing(BicOrigin::Api);
     h.feed(answer_webhook());
     let out = h.feed(Input::MediaConnected);
-    assert!(protocol(&out).is_empty());
+    assert_eq!(protocol(&out), vec![Action::StartAudio]);
     assert_eq!(h.call.state(), CallState::Connected);
 }

@@ -1,6 +1,7 @@
 //! Scenario tests for the call state machine, driven on virtual time the way a driver would:
 //! feed an input, carry out the actions, sleep until `poll_timeout`.
 
+mod bic_agent_flows;
 mod bic_flows;
 mod uic_flows;
 
@@ -26,12 +27,26 @@ impl Harness {
     }
 
     pub fn bic(origin: BicOrigin) -> (Self, Vec<Action>) {
+        Self::bic_with_agent(origin, None)
+    }
+
+    /// A business-initiated call from the API bridged to an agent in `mode`.
+    pub fn bic_agent(mode: BridgeMode) -> (Self, Vec<Action>) {
+        let agent = AgentBridge {
+            target: AGENT.into(),
+            mode,
+        };
+        Self::bic_with_agent(BicOrigin::Api, Some(agent))
+    }
+
+    fn bic_with_agent(origin: BicOrigin, agent: Option<AgentBridge>) -> (Self, Vec<Action>) {
         let now = Instant::now();
         let params = BusinessCallParams {
             phone_number_id: "106540352242922".into(),
             to: "13175551399".into(),
             biz_opaque: Some("agent-42".into()),
             origin,
+            agent,
         };
         let (call, actions) = Call::business_initiated(now, params, CallConfig::default());
         (Self { call, now }, actions)
@@ -55,6 +70,7 @@ impl Harness {
     }
 }
 
+pub(super) const AGENT: &str = "sip:agent7@10.0.0.5:5060";
 pub(super) const CALL_ID: &str = "wacid.ABGGFjFVU2AfAgo6V-Hc5eCgK5Gh";
 pub(super) const OFFER: &str = "v=0\r\no=- 1 2 IN IP4 157.240.0.1\r\ns=-\r\na=ice-lite\r\n";
 pub(super) const ANSWER: &str = "v=0\r\no=- 9 2 IN IP4 0.0.0.0\r\ns=-\r\na=setup:active\r\n";

@@ -291,6 +291,34 @@ impl GraphClient {
         })
     }
 
+    /// Sends an approved template (one with a `call_permission_request` component, outside the
+    /// customer-service window); returns its `wamid`.
+    pub async fn send_template(
+        &self,
+        pnid: &str,
+        to: &str,
+        name: &str,
+        language: &str,
+    ) -> Result<String, GraphError> {
+        let body = json!({
+            "messaging_product": "whatsapp",
+            "recipient_type": "individual",
+            "to": to,
+            "type": "template",
+            "template": {"name": name, "language": {"code": language}},
+        });
+        let url = self.url(pnid, "messages");
+        let action = "send_template";
+        let resp = self
+            .execute(action, Method::POST, url, Some(&body), Retry::UnsentOnly)
+            .instrument(tracing::info_span!("graph", action, pnid))
+            .await?;
+        types::message_id(&resp).ok_or_else(|| GraphError::Decode {
+            action,
+            reason: "no messages[0].id in the response".into(),
+        })
+    }
+
     /// Looks up the user's call permission and the limits of the next actions.
     pub async fn get_call_permissions(
         &self,
