@@ -10,6 +10,8 @@ use crate::cloud::webhook::WebhookEndpoint;
 use crate::config::Config;
 use crate::pbx::SipTransport;
 use crate::policy::Policy;
+use crate::policy::permission_service::{PermissionConfig, PermissionService, RequestTemplate};
+use crate::policy::permissions::Limits;
 use crate::sandbox::{Sandbox, SandboxConfig};
 use crate::store::Store;
 use crate::telemetry;
@@ -122,8 +124,28 @@ impl Gateway {
             pbx_setup_timeout: Duration::from_secs(cfg.sip.setup_timeout_s),
             ..CallConfig::default()
         };
+        let permissions =
+            Arc::new(PermissionService::new(
+                store.clone(),
+                Some(graph.clone()),
+                PermissionConfig {
+                    limits: Limits {
+                        connected_calls_per_day: cfg.permissions.connected_calls_per_day,
+                        graph_ttl_ms: cfg.permissions.cache_ttl_s as i64 * 1000,
+                        ..Limits::default()
+                    },
+                    template: cfg.permissions.request_template.clone().map(|name| {
+                        RequestTemplate {
+                            name,
+                            language: cfg.permissions.template_language.clone(),
+                        }
+                    }),
+                    request_text: cfg.permissions.request_text.clone(),
+                },
+            ));
         let registry = Registry::new(
             DriverDeps {
+                permissions: permissions.clone(),
                 graph,
                 store: store.clone(),
                 policy: Policy::from_config(&cfg),
@@ -133,6 +155,7 @@ impl Gateway {
         );
 
         let intake = Intake {
+            permissions: permissions.clone(),
             store: store.clone(),
             registry: registry.clone(),
             answer_window: cfg.calls.answer_window(),
@@ -152,6 +175,13 @@ impl Gateway {
         .merge(api::router(
             ApiState {
                 store: store.clone(),
+                registry: registry.clone(),
+                permissions: permissions.clone(),
+                numbers: cfg
+                    .numbers
+                    .iter()
+                    .map(|n| (n.phone_number_id.clone(), n.display_phone_number.clone()))
+                    .collect(),
             },
             ApiTokens::new(cfg.api.tokens.clone()),
             metrics,

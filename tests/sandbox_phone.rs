@@ -479,6 +479,14 @@ async fn business_call_is_answered_by_a_phone_with_real_media() {
     );
     assert!(answer.contains("cname:WhatsAppAudioStream1"), "{answer}");
     biz.accept(&answer);
+    // The phone rings: nothing flows until the user picks up.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let r = sb.media_report(&id).await.unwrap();
+    assert!(
+        !r.connected && r.packets_in == 0,
+        "media before pick-up: {r:?}"
+    );
+    sb.answer(&id).unwrap();
     biz.wait_for(Duration::from_secs(10), "440 Hz from the user", |s| {
         s.recording.len() >= 48_000 && near(s.heard_hz(), 440.0)
     })

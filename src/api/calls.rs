@@ -1,4 +1,5 @@
-//! `GET /v1/calls` (newest first, filters and paging) and `GET /v1/calls/{id}` (record + timeline).
+//! `GET /v1/calls` (newest first, filters and paging) and `GET /v1/calls/{id}` (record + timeline;
+//! the id is callgate's key or Meta's call id).
 
 use super::{ApiState, error};
 use crate::store::{CallQuery, Direction};
@@ -54,9 +55,9 @@ pub async fn list(State(st): State<ApiState>, Query(p): Query<ListParams>) -> Re
 pub async fn get_one(State(st): State<ApiState>, Path(id): Path<String>) -> Response {
     let store = st.store.clone();
     let lookup = tokio::task::spawn_blocking(move || {
-        let rec = store.get_call(&id)?;
+        let rec = store.find_call(&id)?;
         let timeline = match &rec {
-            Some(_) => store.timeline(&id)?,
+            Some(r) => store.timeline(&r.id)?,
             None => Vec::new(),
         };
         Ok::<_, crate::store::StoreError>((id, rec, timeline))

@@ -10,11 +10,14 @@
 
 use super::legs::{LegOutput, Legs, LegsEnv};
 use super::record;
+use super::registry::Registry;
 use super::{
-    Action, Call, GraphFailure, GraphRequest, GraphRequestKind, GraphSuccess, Input, Outcome,
+    Action, Call, Direction, EndReason, GraphFailure, GraphRequest, GraphRequestKind, GraphSuccess,
+    Input, Outcome,
 };
 use crate::cloud::graph::{GraphClient, GraphError};
 use crate::policy::Policy;
+use crate::policy::permission_service::PermissionService;
 use crate::store::Store;
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -30,6 +33,8 @@ pub struct DriverDeps {
     pub store: Store,
     /// The rules calls are checked against.
     pub policy: Policy,
+    /// Call permissions (business-initiated calls) and their counters.
+    pub permissions: Arc<PermissionService>,
     /// SIP transport, media ports and codecs for the call legs; `None` runs calls without media
     /// or SIP (they fail at the first media or PBX action, with that reason).
     pub legs: Option<Arc<LegsEnv>>,
@@ -44,6 +49,9 @@ struct Task<'a> {
     legs: Option<Legs>,
     local: VecDeque<Input>,
     in_flight: usize,
+    registry: Registry,
+    /// Meta's call id once the registry knows it (business-initiated calls learn it late).
+    meta_id_known: bool,
 }
 
 /// Runs `call` until it has ended, every request it sent has answered and its PBX leg has
@@ -55,7 +63,7 @@ pub(super) async fn drive(
     tx: mpsc::UnboundedSender<Input>,
     mut rx: mpsc::UnboundedReceiver<Input>,
     deps: Arc<DriverDeps>,
-    on_end: impl FnOnce(&str),
+    registry: Registry,
 ) {
     let span = tracing::info_span!("call", call_id = %key);
     let task_key = key.clone();
@@ -68,6 +76,8 @@ pub(super) async fn drive(
             legs: deps.legs.clone().map(Legs::new),
             local: VecDeque::new(),
             in_flight: 0,
+            meta_id_known: false,
+            registry,
         };
         let mut actions = initial;
         loop {
@@ -105,10 +115,10 @@ pub(super) async fn drive(
             actions = t.handle(input).await;
         }
         tracing::info!(state = t.call.state().name(), "call task finished");
+        t.registry.remove(&t.key);
     }
     .instrument(span)
     .await;
-    on_end(&key);
 }
 
 async fn sleep_until(deadline: Option<Instant>) {
@@ -137,7 +147,17 @@ impl Task<'_> {
             let out = legs.pre_accepted();
             self.absorb(out).await;
         }
-        self.call.handle(Instant::now().into_std(), input)
+        let actions = self.call.handle(Instant::now().into_std(), input);
+        if !self.meta_id_known
+            && let Some(meta_id) = self.call.call_id().map(str::to_string)
+        {
+            self.meta_id_known = true;
+            if self.call.direction() == Direction::BusinessInitiated {
+                self.registry.learn_meta_id(&self.key, &meta_id);
+                record::meta_call_id(&self.deps.store, &self.key, meta_id).await;
+            }
+        }
+        actions
     }
 
     /// Queues the legs' inputs for the machine and records their notes.
@@ -157,24 +177,32 @@ impl Task<'_> {
         match action {
             Action::CheckPolicy => {
                 let decision = match self.call.user_params() {
-                    Some(p) => deps.policy.user_call(p),
+                    Some(p) => {
+                        if let Some(user) = &p.from {
+                            deps.permissions
+                                .on_user_call(&p.phone_number_id, user)
+                                .await;
+                        }
+                        deps.policy.user_call(p)
+                    }
                     None => deps.policy.business_call(self.call.phone_number_id()),
                 };
                 tracing::info!(allowed = decision.allowed, reason = %decision.reason, "policy decision");
                 if let Some(legs) = &mut self.legs {
                     legs.set_route(decision.route.clone());
                 }
+                let detail = serde_json::json!({"allowed": decision.allowed,
+                    "reason": decision.reason, "route": decision.route});
+                record::decision(&deps.store, &self.key, detail).await;
                 self.local.push_back(Input::PolicyDecision {
                     allowed: decision.allowed,
                     reason: decision.reason,
                 });
             }
             Action::CheckPermission => {
-                let d = deps.policy.business_call(self.call.phone_number_id());
-                self.local.push_back(Input::PolicyDecision {
-                    allowed: d.allowed,
-                    reason: d.reason,
-                });
+                let (allowed, reason) = self.check_business_call().await;
+                self.local
+                    .push_back(Input::PolicyDecision { allowed, reason });
             }
             Action::Graph(request) => {
                 self.in_flight += 1;
@@ -195,6 +223,7 @@ impl Task<'_> {
             Action::Record(step) => record::step(&deps.store, &self.key, &self.call, &step).await,
             Action::Ended(outcome) => {
                 log_outcome(&outcome);
+                self.count_for_permissions(&outcome).await;
                 if let Some(legs) = &mut self.legs {
                     legs.end();
                     if let Some(stats) = legs.media_stats() {
@@ -244,15 +273,72 @@ impl Task<'_> {
                     legs.start_audio();
                 }
             }
-            Action::CreateOffer | Action::ApplyAnswer { .. } => {
-                // Business-initiated media comes with the business-initiated calls issue.
-                self.local.push_back(Input::MediaFailed {
-                    reason: "business-initiated media is not available in this build".into(),
-                });
+            Action::CreateOffer => {
+                let out = match &mut self.legs {
+                    Some(legs) => legs.create_offer().await,
+                    None => vec![no_legs_media()],
+                };
+                self.absorb(out).await;
+            }
+            Action::ApplyAnswer { sdp } => {
+                let out = match &mut self.legs {
+                    Some(legs) => legs.apply_answer(&sdp),
+                    None => vec![no_legs_media()],
+                };
+                self.absorb(out).await;
             }
             other => {
                 tracing::debug!(action = ?other, "action needs no work without a SIP phone leg")
             }
+        }
+    }
+}
+
+impl Task<'_> {
+    /// A business-initiated call: the policy (numbers, business rules), then the user's call
+    /// permission. The decision goes into the call record.
+    async fn check_business_call(&mut self) -> (bool, String) {
+        let deps = self.deps;
+        let pnid = self.call.phone_number_id().to_string();
+        let policy = deps.policy.business_call(&pnid);
+        if !policy.allowed {
+            let detail = serde_json::json!({"allowed": false, "reason": policy.reason});
+            record::decision(&deps.store, &self.key, detail).await;
+            return (false, policy.reason);
+        }
+        let user = self.call.business_params().map(|p| p.to.clone());
+        let agent = self
+            .call
+            .business_params()
+            .and_then(|p| p.agent.as_ref().map(|a| a.target.clone()));
+        if let (Some(legs), Some(agent)) = (&mut self.legs, agent) {
+            legs.set_route(Some(agent));
+        }
+        let verdict = match &user {
+            Some(u) => deps.permissions.check_call(&pnid, u).await,
+            None => return (false, "the call has no user to call".into()),
+        };
+        tracing::info!(allowed = verdict.allowed, reason = %verdict.reason, "permission decision");
+        let detail = serde_json::json!({"allowed": verdict.allowed, "reason": verdict.reason,
+            "rule": verdict.code, "next_allowed_at_ms": verdict.next_allowed_at_ms});
+        record::decision(&deps.store, &self.key, detail).await;
+        (verdict.allowed, verdict.reason)
+    }
+
+    /// Feeds a finished call to the permission counters (connected calls, unanswered runs).
+    async fn count_for_permissions(&mut self, outcome: &Outcome) {
+        let pnid = self.call.phone_number_id();
+        let (user, bic) = match (self.call.user_params(), self.call.business_params()) {
+            (Some(p), _) => (p.from.clone(), false),
+            (None, Some(p)) => (Some(p.to.clone()), true),
+            (None, None) => (None, false),
+        };
+        let Some(user) = user else { return };
+        let p = &self.deps.permissions;
+        if outcome.duration.is_some() {
+            p.on_call_connected(pnid, &user, bic).await;
+        } else if bic && matches!(outcome.reason, EndReason::NoAnswer | EndReason::Rejected) {
+            p.on_call_unanswered(pnid, &user).await;
         }
     }
 }

@@ -149,6 +149,14 @@ impl Call {
         }
     }
 
+    /// What a business-initiated call was asked to do (`None` for user-initiated calls).
+    pub fn business_params(&self) -> Option<&super::BusinessCallParams> {
+        match &self.flow {
+            Flow::User(_) => None,
+            Flow::Business(bic) => Some(bic.params()),
+        }
+    }
+
     /// The business phone number id the Graph requests go to.
     pub fn phone_number_id(&self) -> &str {
         match &self.flow {

@@ -29,5 +29,5 @@ pub use input::{
 };
 pub use machine::{Call, CallState};
 pub use outcome::{Direction, EndReason, Outcome, Side, billing_pulses, whole_seconds};
-pub use registry::Registry;
+pub use registry::{BusinessCallHint, Registry};
 pub use uic::UserCallParams;

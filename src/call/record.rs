@@ -18,12 +18,44 @@ pub async fn create_user_call(store: &Store, p: &UserCallParams, business_number
         store::now_ms(),
     );
     rec.business_number = business_number;
+    rec.meta_call_id = Some(p.call_id.clone());
     rec.user_wa_id = p.from.clone();
     rec.user_id = p.from_user_id.clone();
     rec.cta_payload = p.cta_payload.clone();
     rec.deeplink_payload = p.deeplink_payload.clone();
     rec.biz_opaque_callback_data = p.biz_opaque.clone();
     blocking(store, move |s| s.upsert_call(&rec)).await;
+}
+
+/// Creates the record of a business-initiated call under its own key.
+pub async fn create_business_call(
+    store: &Store,
+    key: &str,
+    p: &super::BusinessCallParams,
+    business_number: Option<String>,
+) {
+    let mut rec = CallRecord::new(
+        key,
+        store::Direction::BusinessInitiated,
+        &p.phone_number_id,
+        "requested",
+        store::now_ms(),
+    );
+    rec.business_number = business_number;
+    rec.user_wa_id = Some(p.to.clone());
+    rec.biz_opaque_callback_data = p.biz_opaque.clone();
+    rec.sip_target = p.agent.as_ref().map(|a| a.target.clone());
+    blocking(store, move |s| s.upsert_call(&rec)).await;
+}
+
+/// Stores Meta's call id of a business-initiated call in its record.
+pub(super) async fn meta_call_id(store: &Store, key: &str, meta_id: String) {
+    update(store, key, move |rec| rec.meta_call_id = Some(meta_id)).await;
+}
+
+/// Stores the policy decision that let the call go ahead or stopped it.
+pub(super) async fn decision(store: &Store, key: &str, decision: serde_json::Value) {
+    update(store, key, move |rec| rec.decision = Some(decision)).await;
 }
 
 /// Appends `kind` with `detail` to the timeline of `call_id`.

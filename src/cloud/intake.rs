@@ -1,15 +1,23 @@
 //! Processing of accepted webhooks, in order, after the 200 has gone out: dedupe on
 //! (call id, event/status), tombstones for calls that ended before we saw them start, stale
-//! connects, and hand-off to the call registry. Each processed inbox row is marked done; rows left
+//! connects, and hand-off to the call registry (a business-initiated call's webhooks are matched
+//! to it even before Meta's `connect` response told it its id); permission replies and user
+//! messages go to the permission service. Each processed inbox row is marked done; rows left
 //! unprocessed by a crash are re-dispatched by [`recover`] at start-up.
 
+use super::events::Party;
 use super::events::{
-    CallConnect, CallStatusKind, CallTerminate, TerminateStatus, WebhookEvent, parse_webhook,
+    CallConnect, CallDirection, CallStatusKind, CallTerminate, TerminateStatus, WebhookEvent,
+    parse_webhook,
 };
 use super::webhook::AcceptedWebhook;
-use crate::call::{self, Input, MetaCallStatus, Registry, UserCallParams, record};
+use crate::call::{
+    self, BusinessCallHint, Input, MetaCallStatus, Registry, UserCallParams, record,
+};
+use crate::policy::permission_service::PermissionService;
 use crate::store::{self, Store};
 use serde_json::json;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 
@@ -22,6 +30,17 @@ pub struct Intake {
     pub registry: Registry,
     /// A user's connect older than this is stale (the caller has given up): it is not answered.
     pub answer_window: Duration,
+    /// Call permissions: replies and user messages update them.
+    pub permissions: Arc<PermissionService>,
+}
+
+/// The user's side of a business-initiated call's webhook: the party that is not the business
+/// (Meta's samples put the user in `to`, one table example swaps them).
+fn user_of<'a>(business: &str, a: &'a Party, b: &'a Party) -> Option<&'a str> {
+    [a, b]
+        .into_iter()
+        .filter_map(|p| p.number.as_deref())
+        .find(|n| *n != business)
 }
 
 fn count(event: &'static str, outcome: &'static str) {
@@ -101,9 +120,15 @@ impl Intake {
         match ev {
             WebhookEvent::CallConnect(c) if c.is_offer() => self.user_connect(c).await,
             WebhookEvent::CallConnect(c) => {
+                let hint = BusinessCallHint {
+                    phone_number_id: &c.origin.phone_number_id,
+                    user: user_of(&c.origin.display_phone_number, &c.to, &c.from),
+                    biz_opaque: c.biz_opaque_callback_data.as_deref(),
+                };
                 let delivered = match &c.sdp {
-                    Some(sdp) => self.registry.deliver(
+                    Some(sdp) => self.registry.deliver_business(
                         &c.call_id,
+                        hint,
                         Input::MetaConnect {
                             call_id: c.call_id.clone(),
                             sdp: sdp.clone(),
@@ -119,11 +144,12 @@ impl Intake {
                         "unknown_call"
                     },
                 );
+                let key = self.record_key(&c.call_id).await;
                 record::event(
                     &self.store,
-                    &c.call_id,
+                    &key,
                     "webhook.connect",
-                    json!({"sdp_type": "answer", "delivered": delivered}),
+                    json!({"sdp_type": "answer", "delivered": delivered, "meta_call_id": c.call_id}),
                 )
                 .await;
             }
@@ -135,8 +161,15 @@ impl Intake {
                     CallStatusKind::Rejected => Some(MetaCallStatus::Rejected),
                     _ => None,
                 };
-                let delivered = status
-                    .is_some_and(|st| self.registry.deliver(&s.call_id, Input::MetaStatus(st)));
+                let hint = BusinessCallHint {
+                    phone_number_id: &s.origin.phone_number_id,
+                    user: s.recipient.number.as_deref(),
+                    biz_opaque: s.biz_opaque_callback_data.as_deref(),
+                };
+                let delivered = status.is_some_and(|st| {
+                    self.registry
+                        .deliver_business(&s.call_id, hint, Input::MetaStatus(st))
+                });
                 count(
                     name,
                     if delivered {
@@ -145,13 +178,26 @@ impl Intake {
                         "unknown_call"
                     },
                 );
+                let key = self.record_key(&s.call_id).await;
                 record::event(
                     &self.store,
-                    &s.call_id,
+                    &key,
                     "webhook.status",
                     json!({"status": s.status.as_upper(), "delivered": delivered}),
                 )
                 .await;
+            }
+            WebhookEvent::CallPermissionReply(r) => {
+                count(name, "applied");
+                self.permissions.on_reply(&r).await;
+            }
+            WebhookEvent::UserMessage(m) => {
+                count(name, "applied");
+                if let Some(user) = m.from.number.as_deref() {
+                    self.permissions
+                        .on_user_message(&m.origin.phone_number_id, user)
+                        .await;
+                }
             }
             other => {
                 count(name, "recorded");
@@ -167,6 +213,19 @@ impl Intake {
                 }
             }
         }
+    }
+
+    /// The key a webhook about Meta call `meta_id` is recorded under: the call's own key
+    /// (business-initiated calls have one of their own), else the Meta id.
+    async fn record_key(&self, meta_id: &str) -> String {
+        if let Some(k) = self.registry.key_of(meta_id) {
+            return k;
+        }
+        let id = meta_id.to_string();
+        self.blocking(move |s| s.find_call(&id))
+            .await
+            .flatten()
+            .map_or_else(|| meta_id.to_string(), |r| r.id)
     }
 
     async fn user_connect(&self, c: CallConnect) {
@@ -257,15 +316,24 @@ impl Intake {
             "duration": t.duration, "error_code": error_code,
             "errors": t.errors.iter().map(|e| json!({"code": e.code, "message": e.message})).collect::<Vec<_>>(),
         });
-        record::event(&self.store, &id, "webhook.terminate", detail).await;
-        let delivered = self.registry.deliver(
-            &id,
-            Input::MetaTerminate {
-                status,
-                error_code,
-                duration_secs: t.duration,
-            },
-        );
+        let hint = BusinessCallHint {
+            phone_number_id: &t.origin.phone_number_id,
+            user: user_of(&t.origin.display_phone_number, &t.to, &t.from),
+            biz_opaque: t.biz_opaque_callback_data.as_deref(),
+        };
+        let input = Input::MetaTerminate {
+            status,
+            error_code,
+            duration_secs: t.duration,
+        };
+        let business = t.direction == Some(CallDirection::BusinessInitiated);
+        let delivered = if business {
+            self.registry.deliver_business(&id, hint, input)
+        } else {
+            self.registry.deliver(&id, input)
+        };
+        let key = self.record_key(&id).await;
+        record::event(&self.store, &key, "webhook.terminate", detail).await;
         if delivered {
             count("call_terminate", "delivered");
             return;
@@ -274,7 +342,7 @@ impl Intake {
         // or we never saw it start (leave a tombstone so a late connect is ignored).
         let known = {
             let id = id.clone();
-            self.blocking(move |s| s.get_call(&id))
+            self.blocking(move |s| s.find_call(&id))
                 .await
                 .flatten()
                 .is_some()
@@ -287,8 +355,7 @@ impl Intake {
                 duration_s: t.duration.map(|d| d as i64),
                 ..Default::default()
             };
-            let id2 = id.clone();
-            self.blocking(move |s| s.end_call(&id2, &end).map(|_| ()))
+            self.blocking(move |s| s.end_call(&key, &end).map(|_| ()))
                 .await;
         } else {
             count("call_terminate", "tombstone");

@@ -53,6 +53,55 @@ pub struct Config {
     /// Where calls go.
     #[serde(default)]
     pub routing: RoutingConfig,
+    /// Call permissions of business-initiated calls.
+    #[serde(default)]
+    pub permissions: PermissionsConfig,
+}
+
+/// `[permissions]`: call permissions for business-initiated calls (Meta's rules, spec section 4).
+#[derive(Debug, Clone, Deserialize)]
+pub struct PermissionsConfig {
+    /// Connected business-initiated calls per user per 24 h (Meta: 100 since Dec 2025; older
+    /// documents say 5).
+    #[serde(default = "default_connected_calls_per_day")]
+    pub connected_calls_per_day: usize,
+    /// Seconds an answer of Meta's `GET call_permissions` is trusted before asking again.
+    #[serde(default = "default_permission_cache_ttl")]
+    pub cache_ttl_s: u64,
+    /// Approved template (with a call_permission_request component) for requests outside the
+    /// 24 h customer-service window; unset: such requests are refused with that reason.
+    #[serde(default)]
+    pub request_template: Option<String>,
+    /// Language code of `request_template`.
+    #[serde(default = "default_template_language")]
+    pub template_language: String,
+    /// Default body text of free-form permission requests.
+    #[serde(default)]
+    pub request_text: Option<String>,
+}
+
+impl Default for PermissionsConfig {
+    fn default() -> Self {
+        Self {
+            connected_calls_per_day: default_connected_calls_per_day(),
+            cache_ttl_s: default_permission_cache_ttl(),
+            request_template: None,
+            template_language: default_template_language(),
+            request_text: None,
+        }
+    }
+}
+
+fn default_connected_calls_per_day() -> usize {
+    100
+}
+
+fn default_permission_cache_ttl() -> u64 {
+    60
+}
+
+fn default_template_language() -> String {
+    "en_US".into()
 }
 
 /// `[sip]`

@@ -344,6 +344,7 @@ impl Sandbox {
             deeplink_payload: None,
             created_unix: unix_now(),
             accepted_unix: None,
+            accepted_sent: false,
             ended_unix: None,
             actions: vec![ActionLogEntry {
                 action: "connect".into(),

@@ -18,6 +18,8 @@ use super::{Sandbox, SandboxError, callback_permission_enabled, calling_enabled,
 
 /// How long a temporary permission lasts (7 days).
 pub const TEMPORARY_PERMISSION: Duration = Duration::from_secs(7 * 24 * 3600);
+/// Business-initiated calls in a row the user leaves unanswered before Meta revokes the permission.
+pub const UNANSWERED_REVOKE: u32 = 4;
 
 /// A WhatsApp user calling a business number (body of `POST /sandbox/calls`).
 #[derive(Debug, Clone, Deserialize)]
@@ -118,6 +120,7 @@ impl Sandbox {
             deeplink_payload: call.deeplink_payload,
             created_unix: now,
             accepted_unix: None,
+            accepted_sent: false,
             ended_unix: None,
             actions: Vec::new(),
         };
@@ -174,23 +177,55 @@ impl Sandbox {
         Ok(())
     }
 
-    /// The user picks up a business-initiated call: `ACCEPTED` status webhook.
+    /// The user picks up a business-initiated call: the phone starts answering (ICE, DTLS,
+    /// media), and the `ACCEPTED` status webhook follows once media is up (as on Meta, where it
+    /// arrives after media and is for auditing), or after 2 s at the latest.
     pub fn answer(&self, call_id: &str) -> Result<(), SandboxError> {
         let mut st = self.lock();
         let call = ringing_bic(&mut st, call_id)?;
         call.state = CallState::Accepted;
         call.accepted_unix = Some(unix_now());
         let call = call.clone();
-        st.permissions
-            .entry(call.user.clone())
-            .or_default()
-            .connected_calls
-            .push(Instant::now());
+        let perm = st.permissions.entry(call.user.clone()).or_default();
+        perm.connected_calls.push(Instant::now());
+        perm.unanswered_in_a_row = 0;
+        let phone = st.phones.get(call_id).cloned();
+        drop(st);
+        if let Some(p) = &phone {
+            let _ = p.pick_up();
+        }
+        let sandbox = self.clone();
+        let id = call_id.to_string();
+        tokio::spawn(async move {
+            let end = Instant::now() + Duration::from_secs(2);
+            while let Some(p) = &phone
+                && Instant::now() < end
+                && !p.report().await.is_ok_and(|r| r.connected)
+            {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            let mut st = sandbox.lock();
+            sandbox.send_accepted(&mut st, &id);
+        });
+        Ok(())
+    }
+
+    /// Sends the `ACCEPTED` status of a picked-up call, once.
+    fn send_accepted(&self, st: &mut SandboxState, call_id: &str) {
+        let Some(call) = st.calls.get_mut(call_id) else {
+            return;
+        };
+        let picked_up_bic =
+            call.direction == Direction::BusinessInitiated && call.accepted_unix.is_some();
+        if !picked_up_bic || call.accepted_sent {
+            return;
+        }
+        call.accepted_sent = true;
+        let call = call.clone();
         if let Some(origin) = self.origin(&call.pnid) {
             let body = webhooks::call_status(&origin, &call, "ACCEPTED", unix_now());
             self.webhooks().send("status:ACCEPTED", Some(call_id), body);
         }
-        Ok(())
     }
 
     /// The user declines a business-initiated call: `REJECTED` status, then terminate (`FAILED`).
@@ -202,7 +237,34 @@ impl Sandbox {
             self.webhooks().send("status:REJECTED", Some(call_id), body);
         }
         self.end_call(&mut st, call_id, "FAILED", "user_declined", None);
+        self.count_unanswered(&mut st, &call);
         Ok(())
+    }
+
+    /// A business-initiated call ended unanswered or declined: after 4 in a row Meta revokes
+    /// the user's permission and says so with an automatic reject reply.
+    pub(crate) fn count_unanswered(&self, st: &mut SandboxState, call: &CallRecord) {
+        let perm = st.permissions.entry(call.user.clone()).or_default();
+        perm.unanswered_in_a_row += 1;
+        if perm.unanswered_in_a_row < UNANSWERED_REVOKE
+            || perm.effective(Instant::now()).0 == PermissionKind::NoPermission
+        {
+            return;
+        }
+        perm.grant = None;
+        perm.unanswered_in_a_row = 0;
+        if let Some(origin) = self.origin(&call.pnid) {
+            let reply = PermissionReply {
+                user: &call.user,
+                accept: false,
+                permanent: false,
+                expiration: None,
+                context_id: None,
+                source: "automatic",
+            };
+            let body = webhooks::permission_reply(&origin, &reply, unix_now());
+            self.webhooks().send("permission_reply", None, body);
+        }
     }
 
     /// Sets a user's permission; with `notify`, sends the `call_permission_reply` webhook the
@@ -269,6 +331,8 @@ impl Sandbox {
         if call.state == CallState::Ended {
             return;
         }
+        // A picked-up call ended before its media came up: its ACCEPTED still comes first.
+        self.send_accepted(st, call_id);
         let now = unix_now();
         if let Some(phone) = st.phones.get(call_id) {
             phone.hang_up();
@@ -298,9 +362,13 @@ impl Sandbox {
             let ringing = st
                 .calls
                 .get(&call_id)
-                .is_some_and(|c| matches!(c.state, CallState::Ringing | CallState::PreAccepted));
-            if ringing {
+                .filter(|c| matches!(c.state, CallState::Ringing | CallState::PreAccepted))
+                .cloned();
+            if let Some(call) = ringing {
                 sandbox.end_call(&mut st, &call_id, "FAILED", "answer_window_expired", None);
+                if call.direction == Direction::BusinessInitiated {
+                    sandbox.count_unanswered(&mut st, &call);
+                }
             }
         });
     }

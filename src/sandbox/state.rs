@@ -108,6 +108,9 @@ pub struct CallRecord {
     pub created_unix: u64,
     /// UNIX seconds when answered.
     pub accepted_unix: Option<u64>,
+    /// The `ACCEPTED` status webhook went out (it follows media, or precedes the terminate).
+    #[serde(skip)]
+    pub accepted_sent: bool,
     /// UNIX seconds when ended.
     pub ended_unix: Option<u64>,
     /// Every Graph action received for this call, in order.
@@ -156,6 +159,9 @@ pub struct UserPermission {
     pub requests: Vec<Instant>,
     /// When business-initiated calls connected (for the per-24 h cap).
     pub connected_calls: Vec<Instant>,
+    /// Business-initiated calls in a row the user did not answer or declined (4: Meta revokes
+    /// the permission and sends an automatic reject reply).
+    pub unanswered_in_a_row: u32,
 }
 
 impl UserPermission {

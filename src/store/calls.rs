@@ -94,6 +94,9 @@ pub struct CallRecord {
     /// The policy decision that let the call go ahead or stopped it (allowed, reason, rule,
     /// permission), JSON.
     pub decision: Option<serde_json::Value>,
+    /// Meta's call id (`wacid.…`): the record id for user-initiated calls; for a
+    /// business-initiated call, known once Meta answered `connect` (its record id is callgate's).
+    pub meta_call_id: Option<String>,
 }
 
 impl CallRecord {
@@ -131,6 +134,7 @@ impl CallRecord {
             sip_target: None,
             stats: None,
             decision: None,
+            meta_call_id: None,
         }
     }
 }
@@ -138,10 +142,10 @@ impl CallRecord {
 pub(super) const COLUMNS: &str = "id, direction, phone_number_id, business_number, user_wa_id, user_id, \
     state, created_at_ms, ringing_at_ms, pre_accepted_at_ms, accepted_at_ms, connected_at_ms, \
     ended_at_ms, outcome, end_reason, ended_by, meta_error_code, duration_s, billing_pulses, \
-    cta_payload, deeplink_payload, biz_opaque_callback_data, sip_target, stats, decision";
+    cta_payload, deeplink_payload, biz_opaque_callback_data, sip_target, stats, decision, meta_call_id";
 
 const PLACEHOLDERS: &str = "?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, \
-    ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25";
+    ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26";
 
 /// Binds a record in [`COLUMNS`] order.
 fn bind(rec: &CallRecord) -> Result<Vec<Value>, StoreError> {
@@ -179,6 +183,7 @@ fn bind(rec: &CallRecord) -> Result<Vec<Value>, StoreError> {
         text(&rec.sip_target),
         text(&stats),
         text(&decision),
+        text(&rec.meta_call_id),
     ])
 }
 
@@ -224,6 +229,7 @@ pub(super) fn read_row(row: &Row<'_>) -> rusqlite::Result<RawRow> {
             sip_target: row.get(22)?,
             stats: None,    // filled in `decode`
             decision: None, // filled in `decode`
+            meta_call_id: row.get(25)?,
         },
     })
 }
@@ -329,6 +335,22 @@ impl Store {
     /// The record for `id`, if any.
     pub fn get_call(&self, id: &str) -> Result<Option<CallRecord>, StoreError> {
         get_in(&self.lock(), id)
+    }
+
+    /// The record whose id or Meta call id is `id` (API lookups accept either).
+    pub fn find_call(&self, id: &str) -> Result<Option<CallRecord>, StoreError> {
+        let conn = self.lock();
+        if let Some(rec) = get_in(&conn, id)? {
+            return Ok(Some(rec));
+        }
+        let key: Option<String> = conn
+            .prepare_cached("SELECT id FROM calls WHERE meta_call_id = ?1 LIMIT 1")?
+            .query_row(params![id], |r| r.get(0))
+            .optional()?;
+        match key {
+            Some(k) => get_in(&conn, &k),
+            None => Ok(None),
+        }
     }
 
     /// Gives a record its Meta call id once Graph returns it, moving its timeline along.

@@ -94,7 +94,7 @@ CREATE INDEX call_events_by_call ON call_events (call_id, at_ms, seq);
     },
     Migration {
         version: 2,
-        description: "call permissions per (number, user); the policy decision of each call",
+        description: "call permissions per (number, user); each call's policy decision and Meta call id",
         sql: r#"
 CREATE TABLE call_permissions (
     phone_number_id TEXT    NOT NULL,
@@ -104,6 +104,8 @@ CREATE TABLE call_permissions (
     PRIMARY KEY (phone_number_id, wa_id)
 ) WITHOUT ROWID;
 ALTER TABLE calls ADD COLUMN decision TEXT;
+ALTER TABLE calls ADD COLUMN meta_call_id TEXT;
+CREATE INDEX calls_meta_call_id ON calls (meta_call_id) WHERE meta_call_id IS NOT NULL;
 "#,
     },
 ];

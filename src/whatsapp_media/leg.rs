@@ -149,7 +149,7 @@ impl WaLeg {
         if w.stun_tuning {
             rc.set_initial_stun_rto(Duration::from_millis(250));
             rc.set_max_stun_rto(Duration::from_millis(500));
-            rc.set_max_stun_retransmits(60);
+            rc.set_max_stun_retransmits(cfg.max_stun_retransmits);
         }
         let mut rtc = rc.build(now);
         let bad = |e: String| WaMediaError::BadCandidate(cfg.local_addr, e);

@@ -57,6 +57,11 @@ pub struct WaLegConfig {
     pub local_addr: SocketAddr,
     /// Which str0m workarounds to apply; [`Workarounds::default`] (all on) in production.
     pub workarounds: Workarounds,
+    /// With L6 STUN tuning: retransmits of an unanswered check before the pair fails (500 ms
+    /// apart once backed off). 60 (~30 s) covers a user-initiated call's answer window; a
+    /// business-initiated call whose user is still ringing needs more (Meta may answer checks
+    /// only once the user picks up).
+    pub max_stun_retransmits: usize,
 }
 
 impl WaLegConfig {
@@ -65,6 +70,7 @@ impl WaLegConfig {
         WaLegConfig {
             local_addr,
             workarounds: Workarounds::default(),
+            max_stun_retransmits: 60,
         }
     }
 }

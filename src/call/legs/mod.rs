@@ -53,6 +53,9 @@ const FRAME_TICKS_48K: u64 = 960;
 const ICE_GRACE: Duration = Duration::from_secs(10);
 /// How long an ended call waits for its PBX leg to finish (BYE/CANCEL answered) at most.
 const PBX_LINGER: Duration = Duration::from_secs(5);
+/// STUN retransmits of a business-initiated call's WhatsApp leg: Meta may answer checks only
+/// once the user picks up, and the user may ring for up to a minute (160 x 500 ms = 80 s).
+const BIC_STUN_RETRANSMITS: usize = 160;
 /// Interval of our RTCP reports to the PBX.
 const RTCP_INTERVAL: Duration = Duration::from_secs(5);
 /// Largest datagram read from a media socket.
@@ -233,16 +236,10 @@ impl Legs {
     /// UIC: binds the WhatsApp media socket and answers Meta's offer. Returns
     /// [`Input::MediaPrepared`] with the answer, or [`Input::MediaFailed`].
     pub async fn prepare_media(&mut self, offer: &str) -> Vec<LegOutput> {
-        let socket = match self.env.ports.bind().await {
-            Ok(s) => s,
-            Err(e) => return vec![media_failed(e.to_string())],
+        let (socket, cfg) = match self.bind_wa(None).await {
+            Ok(v) => v,
+            Err(e) => return vec![media_failed(e)],
         };
-        let port = match socket.local_addr() {
-            Ok(a) => a.port(),
-            Err(e) => return vec![media_failed(e.to_string())],
-        };
-        let mut cfg = WaLegConfig::new(SocketAddr::new(self.env.public_ip, port));
-        cfg.workarounds = self.env.workarounds;
         let now = Instant::now();
         match WaSide::answer(now, offer, cfg, socket) {
             Ok((side, answer)) => {
@@ -256,6 +253,58 @@ impl Legs {
             }
             Err(e) => vec![media_failed(e.to_string())],
         }
+    }
+
+    /// A UDP socket for the WhatsApp leg and the leg's configuration (host candidate
+    /// `public_ip:port`), with `stun_retransmits` when given.
+    async fn bind_wa(
+        &mut self,
+        stun_retransmits: Option<usize>,
+    ) -> Result<(UdpSocket, WaLegConfig), String> {
+        let socket = self.env.ports.bind().await.map_err(|e| e.to_string())?;
+        let port = socket.local_addr().map_err(|e| e.to_string())?.port();
+        let mut cfg = WaLegConfig::new(SocketAddr::new(self.env.public_ip, port));
+        cfg.workarounds = self.env.workarounds;
+        if let Some(n) = stun_retransmits {
+            cfg.max_stun_retransmits = n;
+        }
+        Ok((socket, cfg))
+    }
+
+    /// BIC: binds the WhatsApp media socket and builds our offer. Returns
+    /// [`Input::OfferCreated`] or [`Input::MediaFailed`].
+    pub async fn create_offer(&mut self) -> Vec<LegOutput> {
+        let (socket, cfg) = match self.bind_wa(Some(BIC_STUN_RETRANSMITS)).await {
+            Ok(v) => v,
+            Err(e) => return vec![media_failed(e)],
+        };
+        match WaSide::offer(Instant::now(), cfg, socket) {
+            Ok((side, sdp)) => {
+                self.wa = Some(side);
+                vec![LegOutput::Input(Input::OfferCreated { sdp })]
+            }
+            Err(e) => vec![media_failed(e.to_string())],
+        }
+    }
+
+    /// BIC: applies the user's answer from the connect webhook; ICE and DTLS start.
+    pub fn apply_answer(&mut self, sdp: &str) -> Vec<LegOutput> {
+        let mut out = Vec::new();
+        match &mut self.wa {
+            Some(wa) => {
+                if let Err(e) = wa.leg.apply_answer(sdp) {
+                    return vec![media_failed(e.to_string())];
+                }
+            }
+            None => {
+                return vec![media_failed(
+                    "no WhatsApp media leg to apply the answer to".into(),
+                )];
+            }
+        }
+        self.ensure_bridge(&mut out);
+        self.drain_wa(Instant::now(), &mut out);
+        out
     }
 
     /// UIC: `pre_accept` returned HTTP 200, so Meta knows our fingerprint: re-send the DTLS
@@ -544,16 +593,14 @@ impl Legs {
                     out.push(LegOutput::Input(Input::PbxProgress { status }));
                 }
                 PbxEvent::Answered { .. } => match self.negotiated() {
-                    Some(n) => match self.start_bridge(&n) {
-                        Ok(()) => {
-                            out.push(LegOutput::Note("pbx.media", negotiated_json(&n)));
-                            out.push(LegOutput::Input(Input::PbxAnswered));
+                    Some(n) => {
+                        if let Some(rtp) = &mut self.rtp {
+                            rtp.remote = n.remote;
                         }
-                        Err(e) => {
-                            out.push(LegOutput::Note("pbx.media_failed", json!({"detail": e})));
-                            out.push(LegOutput::Input(Input::MediaFailed { reason: e }));
-                        }
-                    },
+                        out.push(LegOutput::Note("pbx.media", negotiated_json(&n)));
+                        out.push(LegOutput::Input(Input::PbxAnswered));
+                        self.ensure_bridge(out);
+                    }
                     None => {
                         let detail = "the PBX answered without a usable SDP answer";
                         out.push(LegOutput::Note(
@@ -597,6 +644,24 @@ impl Legs {
         self.pbx.as_ref().and_then(|p| p.leg.negotiated().cloned())
     }
 
+    /// Builds the bridge once both legs have negotiated their media (the PBX answered and the
+    /// WhatsApp leg knows its payload types), whichever comes last.
+    fn ensure_bridge(&mut self, out: &mut Vec<LegOutput>) {
+        if self.bridge.is_some() {
+            return;
+        }
+        let (Some(n), Some(_)) = (
+            self.negotiated(),
+            self.wa.as_ref().and_then(|w| w.leg.opus_pt()),
+        ) else {
+            return;
+        };
+        if let Err(e) = self.start_bridge(&n) {
+            out.push(LegOutput::Note("pbx.media_failed", json!({"detail": e})));
+            out.push(LegOutput::Input(Input::MediaFailed { reason: e }));
+        }
+    }
+
     fn start_bridge(&mut self, n: &Negotiated) -> Result<(), String> {
         let wa = self.wa.as_ref().ok_or("the WhatsApp media leg is gone")?;
         let cfg = BridgeConfig {
@@ -614,9 +679,6 @@ impl Legs {
             .map_err(|e| format!("cannot bridge the PBX codec: {e}"))?;
         bridge.set_wa_accepted(self.accepted);
         self.bridge = Some(bridge);
-        if let Some(rtp) = &mut self.rtp {
-            rtp.remote = n.remote;
-        }
         Ok(())
     }
 

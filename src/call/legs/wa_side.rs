@@ -54,16 +54,27 @@ impl WaSide {
         socket: UdpSocket,
     ) -> Result<(WaSide, String), WaMediaError> {
         let (leg, answer) = WaLeg::answer(now.into_std(), offer, cfg)?;
-        Ok((
-            WaSide {
-                leg,
-                socket,
-                deadline: now,
-                connected_once: false,
-                last_audio_ts: None,
-            },
-            answer,
-        ))
+        Ok((Self::new(leg, socket, now), answer))
+    }
+
+    /// BIC: builds our offer on `socket` (we will be the DTLS server).
+    pub fn offer(
+        now: Instant,
+        cfg: WaLegConfig,
+        socket: UdpSocket,
+    ) -> Result<(WaSide, String), WaMediaError> {
+        let (leg, offer) = WaLeg::offer(now.into_std(), cfg)?;
+        Ok((Self::new(leg, socket, now), offer))
+    }
+
+    fn new(leg: WaLeg, socket: UdpSocket, now: Instant) -> WaSide {
+        WaSide {
+            leg,
+            socket,
+            deadline: now,
+            connected_once: false,
+            last_audio_ts: None,
+        }
     }
 
     /// Drains the leg until it has something for the caller or nothing at all.

@@ -38,6 +38,8 @@ pub(super) enum Command {
     Play(Source),
     /// Queue DTMF digits (already validated).
     Dtmf(String),
+    /// The user picks up a ringing (business-initiated) call: media may start.
+    PickUp,
     /// Stop media and close the session.
     HangUp,
     /// Send back the report.
@@ -65,6 +67,9 @@ pub(super) struct Engine {
     recording: Vec<i16>,
     created: Instant,
     report: MediaReport,
+    /// A business-initiated call not picked up yet: the phone ignores every datagram (no STUN
+    /// answers, so ICE, DTLS and media wait for the pick-up).
+    ringing: bool,
 }
 
 fn rtc_err(e: impl std::fmt::Display) -> PhoneError {
@@ -142,6 +147,7 @@ impl Engine {
             recording: Vec::new(),
             created: Instant::now(),
             report: MediaReport::default(),
+            ringing: false,
         }
     }
 
@@ -191,6 +197,7 @@ impl Engine {
         let sdp = shape::meta_answer(&answer.to_sdp_string(), local);
         let mut engine = Engine::new(rtc, socket, local, mid, source);
         engine.learn_remote_params(offer_text);
+        engine.ringing = true;
         Ok((engine, sdp))
     }
 
@@ -309,7 +316,7 @@ impl Engine {
     }
 
     fn on_datagram(&mut self, n: usize, buf: &[u8], from: SocketAddr) {
-        if !self.rtc.is_alive() {
+        if !self.rtc.is_alive() || self.ringing {
             return;
         }
         let data = &buf[..n];
@@ -350,6 +357,7 @@ impl Engine {
                 }
             }
             Command::Play(source) => self.source = source,
+            Command::PickUp => self.ringing = false,
             Command::Dtmf(digits) => {
                 // Validated by the handle.
                 let _ = self.dtmf_tx.push(&digits);

@@ -141,7 +141,9 @@ impl MetaPhone {
     }
 
     /// A phone that answers a business's offer (business-initiated): returns it and its
-    /// Meta-shaped answer (`a=ice-lite`, `a=setup:active`, the offer's payload types).
+    /// Meta-shaped answer (`a=ice-lite`, `a=setup:active`, the offer's payload types). It rings:
+    /// nothing reaches it (no STUN answers, so no ICE, DTLS or media) until
+    /// [`MetaPhone::pick_up`].
     pub fn answer(config: PhoneConfig, offer_sdp: &str) -> Result<(MetaPhone, String), PhoneError> {
         let source = config.audio.load()?;
         let offer = SdpOffer::from_sdp_string(&shape::normalise_candidates(offer_sdp))
@@ -178,6 +180,11 @@ impl MetaPhone {
             Box::new(answer),
             answer_sdp.to_string(),
         ))
+    }
+
+    /// The user picks up a ringing business-initiated call: the phone starts answering ICE checks.
+    pub fn pick_up(&self) -> Result<(), PhoneError> {
+        self.send(Command::PickUp)
     }
 
     /// Switches what the phone plays.

@@ -22,8 +22,8 @@ fn uic(workarounds: Workarounds, tweak: impl FnOnce(&str) -> String) -> (Sim, St
     let (mut meta, offer) = MetaPeer::offering(start, meta_addr());
     let offer = tweak(&offer);
     let cfg = WaLegConfig {
-        local_addr: gw_addr(),
         workarounds,
+        ..WaLegConfig::new(gw_addr())
     };
     let (gw, answer) = WaLeg::answer(start, &offer, cfg).expect("gateway answers Meta's offer");
     meta.accept_answer(&answer);

@@ -1,0 +1,195 @@
+//! Business-initiated calls end to end: `POST /v1/calls` bridges an agent's SIP phone (baresip)
+//! and the sandbox's simulated WhatsApp user (who rings until picked up), in `agent_first` and
+//! `user_first` mode, with audio checked at both ends (440 Hz from the user, 1000 Hz from the
+//! agent), hang-ups from each side, and every permission refusal answered with its reason and
+//! nothing sent to Meta.
+
+mod common;
+mod support;
+
+use std::time::{Duration, Instant};
+
+use callgate::sandbox::phone::audio::{dominant_frequency, rms};
+use callgate::sandbox::state::PermissionKind;
+use common::{API_TOKEN, TestGateway};
+use serde_json::{Value, json};
+
+const USER: &str = "16315553602";
+
+fn near(hz: Option<f64>, expect: f64) -> bool {
+    hz.is_some_and(|h| (h - expect).abs() < 15.0)
+}
+
+/// The 20 ms frames of `samples` that are not silent (the agent waits in silence while the
+/// user's phone rings).
+fn loud_part(samples: &[i16], rate: u32) -> Vec<i16> {
+    samples
+        .chunks(rate as usize / 50)
+        .filter(|f| rms(f) > 0.01)
+        .flatten()
+        .copied()
+        .collect()
+}
+
+/// `POST /v1/calls` with `body`; returns (status, JSON).
+async fn place(t: &TestGateway, body: Value) -> (u16, Value) {
+    let r = t
+        .http
+        .post(t.url("/v1/calls"))
+        .bearer_auth(API_TOKEN)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+}
+
+async fn get_call(t: &TestGateway, id: &str) -> Value {
+    t.http
+        .get(t.url(&format!("/v1/calls/{id}")))
+        .bearer_auth(API_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// The Meta call id of our call once callgate has learned it.
+async fn meta_id(t: &TestGateway, id: &str) -> String {
+    let end = Instant::now() + Duration::from_secs(10);
+    loop {
+        let c = get_call(t, id).await;
+        if let Some(m) = c["call"]["meta_call_id"].as_str() {
+            return m.to_string();
+        }
+        assert!(Instant::now() < end, "no Meta call id for {id}: {c}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn wait_state(t: &TestGateway, id: &str, state: &str) -> Value {
+    let end = Instant::now() + Duration::from_secs(10);
+    loop {
+        let c = get_call(t, id).await;
+        if c["call"]["state"] == state {
+            return c;
+        }
+        assert!(Instant::now() < end, "call {id} never reached {state}: {c}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Places an API call to baresip in `mode`; the user picks up; tones cross; `hang_up_by`
+/// (`user` or `agent`) ends it.
+async fn api_call_bridges_agent_and_user(mode: &str, hang_up_by: &str) {
+    let pbx = support::baresip::start("auto", "pcmu");
+    let t = common::start().await;
+    t.sandbox()
+        .set_permission(USER, PermissionKind::Permanent, None, true);
+    let (status, body) = place(
+        &t,
+        json!({"to": format!("+{USER}"), "agent": pbx.uri("udp"), "mode": mode}),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let id = body["id"].as_str().unwrap().to_string();
+    let meta = meta_id(&t, &id).await;
+    // The user's phone rings; nothing flows until the pick-up.
+    let r = t.sandbox().media_report(&meta).await.unwrap();
+    assert!(!r.connected, "media before the user picked up: {r:?}");
+    t.sandbox().answer(&meta).unwrap();
+    wait_state(&t, &id, "connected").await;
+    let end = Instant::now() + Duration::from_secs(10);
+    let r = loop {
+        let r = t.sandbox().media_report(&meta).await.unwrap();
+        if (r.recorded_ms > 1000 && near(r.dominant_hz, 1000.0)) || Instant::now() > end {
+            break r;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(
+        near(r.dominant_hz, 1000.0) && r.rms > 0.01,
+        "the WhatsApp user did not hear the agent: {r:?}\n{}",
+        get_call(&t, &id).await
+    );
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    match hang_up_by {
+        "user" => t.sandbox().hangup(&meta).unwrap(),
+        _ => {
+            pbx.command("hangup", "");
+        }
+    }
+    let c = wait_state(&t, &id, "ended").await;
+    let closed = support::wait_until(Duration::from_secs(5), || {
+        let log = pbx.log();
+        log.contains("closed") || log.contains("terminated")
+    });
+    assert!(closed, "the agent's call was not closed:\n{}", pbx.log());
+    let (samples, rate) = pbx.heard().expect("baresip recorded the call");
+    let heard = loud_part(&samples, rate);
+    assert!(
+        near(dominant_frequency(&heard, rate), 440.0) && rms(&heard) > 0.01,
+        "the agent did not hear the user's 440 Hz ({} of {} samples loud)",
+        heard.len(),
+        samples.len()
+    );
+    let call = &c["call"];
+    let expected_by = if hang_up_by == "user" {
+        "user"
+    } else {
+        "business"
+    };
+    assert_eq!(call["ended_by"], expected_by, "{c}");
+    assert_eq!(call["outcome"], "completed", "{c}");
+    assert!(call["billing_pulses"].as_i64() >= Some(1), "{c}");
+    assert_eq!(call["decision"]["allowed"], true, "{c}");
+    assert!(
+        call["decision"]["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("permanent")),
+        "{c}"
+    );
+    if hang_up_by == "agent" {
+        let meta_state = t.sandbox().call_state(&meta).unwrap();
+        assert_eq!(
+            meta_state.end_reason.as_deref(),
+            Some("business_terminate"),
+            "callgate must terminate at Meta when the agent hangs up"
+        );
+    }
+    t.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_call_agent_first_bridges_baresip_and_the_user_who_hangs_up() {
+    api_call_bridges_agent_and_user("agent_first", "user").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_call_user_first_bridges_the_user_and_baresip_who_hangs_up() {
+    api_call_bridges_agent_and_user("user_first", "agent").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_call_without_permission_is_refused_with_reason_and_nothing_reaches_meta() {
+    let t = common::start().await;
+    let (status, body) = place(&t, json!({"to": USER, "agent": "sip:a@127.0.0.1:5999"})).await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(body["error"], "no_permission");
+    assert!(
+        body["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("permission request")),
+        "{body}"
+    );
+    let connects = t
+        .sandbox()
+        .requests()
+        .iter()
+        .filter(|r| r.body["action"] == "connect")
+        .count();
+    assert_eq!(connects, 0, "nothing may be sent to Meta");
+    t.shutdown().await;
+}
