@@ -3,6 +3,7 @@
 
 use crate::api::{self, ApiState, ApiTokens};
 use crate::call::legs::LegsEnv;
+use crate::call::phone_calls::{self, PhoneCallsConfig};
 use crate::call::{CallConfig, DriverDeps, Registry};
 use crate::cloud::graph::{GraphClient, GraphClientConfig};
 use crate::cloud::intake::{self, Intake};
@@ -117,7 +118,7 @@ impl Gateway {
         let sip = SipTransport::bind(&cfg.sip).await?;
         tracing::info!(addr = %sip.local_addr(), "SIP toward the PBX (UDP and TCP)");
         let sip = Arc::new(sip);
-        let legs = LegsEnv::new(&cfg, sip.clone())?;
+        let legs = Arc::new(LegsEnv::new(&cfg, sip.clone())?);
         let call_config = CallConfig {
             answer_window: cfg.calls.answer_window(),
             pbx_ring_timeout: Duration::from_secs(cfg.calls.pbx_ring_timeout_s),
@@ -149,7 +150,7 @@ impl Gateway {
                 graph,
                 store: store.clone(),
                 policy: Policy::from_config(&cfg),
-                legs: Some(Arc::new(legs)),
+                legs: Some(legs.clone()),
             },
             call_config,
         );
@@ -161,6 +162,22 @@ impl Gateway {
             answer_window: cfg.calls.answer_window(),
         };
         intake::recover(&intake).await;
+        match PhoneCallsConfig::from_config(&cfg) {
+            Some(phones) => {
+                let new_calls = sip.take_new_calls();
+                let mut rx = stop_rx.clone();
+                let serve = phone_calls::serve(new_calls, phones, legs.clone(), registry.clone());
+                tasks.spawn(async move {
+                    tokio::select! {
+                        _ = serve => {}
+                        _ = rx.wait_for(|s| *s) => {}
+                    }
+                });
+            }
+            None => {
+                tracing::warn!("no business number to call from: SIP phones' calls are refused")
+            }
+        }
         let (intake_tx, intake_rx) = mpsc::channel(1024);
         tasks.spawn(intake.run(intake_rx));
 

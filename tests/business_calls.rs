@@ -9,6 +9,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
+use callgate::sandbox::phone::MediaReport;
 use callgate::sandbox::phone::audio::{dominant_frequency, rms};
 use callgate::sandbox::state::PermissionKind;
 use common::{API_TOKEN, TestGateway};
@@ -29,6 +30,27 @@ fn loud_part(samples: &[i16], rate: u32) -> Vec<i16> {
         .flatten()
         .copied()
         .collect()
+}
+
+/// The user's phone report once it heard `hz` for a second (or the last one after 10 s).
+async fn user_hears(t: &TestGateway, meta: &str, hz: f64) -> MediaReport {
+    let end = Instant::now() + Duration::from_secs(10);
+    loop {
+        let r = t.sandbox().media_report(meta).await.unwrap();
+        if (r.recorded_ms > 1000 && near(r.dominant_hz, hz)) || Instant::now() > end {
+            return r;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// How many Graph `connect` requests the sandbox received.
+fn connects_sent(t: &TestGateway) -> usize {
+    t.sandbox()
+        .requests()
+        .iter()
+        .filter(|r| r.body["action"] == "connect")
+        .count()
 }
 
 /// `POST /v1/calls` with `body`; returns (status, JSON).
@@ -101,14 +123,7 @@ async fn api_call_bridges_agent_and_user(mode: &str, hang_up_by: &str) {
     assert!(!r.connected, "media before the user picked up: {r:?}");
     t.sandbox().answer(&meta).unwrap();
     wait_state(&t, &id, "connected").await;
-    let end = Instant::now() + Duration::from_secs(10);
-    let r = loop {
-        let r = t.sandbox().media_report(&meta).await.unwrap();
-        if (r.recorded_ms > 1000 && near(r.dominant_hz, 1000.0)) || Instant::now() > end {
-            break r;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let r = user_hears(&t, &meta, 1000.0).await;
     assert!(
         near(r.dominant_hz, 1000.0) && r.rms > 0.01,
         "the WhatsApp user did not hear the agent: {r:?}\n{}",
@@ -184,12 +199,108 @@ async fn api_call_without_permission_is_refused_with_reason_and_nothing_reaches_
             .is_some_and(|m| m.contains("permission request")),
         "{body}"
     );
-    let connects = t
-        .sandbox()
-        .requests()
-        .iter()
-        .filter(|r| r.body["action"] == "connect")
-        .count();
-    assert_eq!(connects, 0, "nothing may be sent to Meta");
+    assert_eq!(connects_sent(&t), 0, "nothing may be sent to Meta");
+    t.shutdown().await;
+}
+
+/// The Meta call id of the only business-initiated call the sandbox has seen.
+async fn sandbox_bic(t: &TestGateway) -> String {
+    let end = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(c) = t
+            .sandbox()
+            .calls()
+            .into_iter()
+            .find(|c| c.direction == callgate::sandbox::state::Direction::BusinessInitiated)
+        {
+            return c.id;
+        }
+        assert!(
+            Instant::now() < end,
+            "no business-initiated call reached the sandbox"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn baresip_dials_a_whatsapp_number_through_callgate_and_hears_ringing_then_the_user() {
+    let phone = support::baresip::start("manual", "pcmu");
+    let t = common::start().await;
+    t.sandbox()
+        .set_permission(USER, PermissionKind::Temporary, None, true);
+    let sip = t.gw.sip_addr;
+    phone.command("dial", &format!("sip:+{USER}@{sip}"));
+    let meta = sandbox_bic(&t).await;
+    let ringing = support::wait_until(Duration::from_secs(5), || {
+        phone.log().contains("Call ringing") || phone.log().contains("180 Ringing")
+    });
+    assert!(ringing, "no 180 on RINGING:\n{}", phone.log());
+    t.sandbox().answer(&meta).unwrap();
+    let established = support::wait_until(Duration::from_secs(10), || {
+        phone.log().contains("Call established")
+    });
+    assert!(
+        established,
+        "no 200 OK once the user answered:\n{}",
+        phone.log()
+    );
+    let r = user_hears(&t, &meta, 1000.0).await;
+    assert!(
+        near(r.dominant_hz, 1000.0) && r.rms > 0.01,
+        "the WhatsApp user did not hear the phone: {r:?}"
+    );
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    // The phone hangs up: BYE -> terminate at Meta.
+    phone.command("hangup", "");
+    let end = Instant::now() + Duration::from_secs(10);
+    loop {
+        let meta_state = t.sandbox().call_state(&meta).unwrap();
+        if meta_state.end_reason.is_some() {
+            assert_eq!(meta_state.end_reason.as_deref(), Some("business_terminate"));
+            break;
+        }
+        assert!(
+            Instant::now() < end,
+            "the phone's BYE did not terminate the WhatsApp call"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (samples, rate) = phone.heard().expect("baresip recorded the call");
+    let heard = loud_part(&samples, rate);
+    assert!(
+        near(dominant_frequency(&heard, rate), 440.0),
+        "the phone did not hear the user's 440 Hz"
+    );
+    t.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn phone_call_without_permission_gets_403_with_the_reason_and_nothing_reaches_meta() {
+    let phone = support::baresip::start("manual", "pcmu");
+    let t = common::start().await;
+    phone.command("dial", &format!("sip:{USER}@{}", t.gw.sip_addr));
+    let refused = support::wait_until(Duration::from_secs(5), || phone.log().contains("403"));
+    assert!(
+        refused,
+        "no 403 for a user without permission:\n{}",
+        phone.log()
+    );
+    assert_eq!(connects_sent(&t), 0, "nothing may be sent to Meta");
+    t.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn phone_call_refusal_says_why_in_the_warning_header() {
+    let t = common::start().await;
+    let mut uac = support::sipp::Sipp::uac(
+        "uac_refused.xml",
+        t.gw.sip_addr,
+        &format!("+{USER}"),
+        &[("STATUS", "403"), ("WHY", "permission")],
+    );
+    tokio::task::spawn_blocking(move || uac.assert_success(Duration::from_secs(15)))
+        .await
+        .unwrap();
     t.shutdown().await;
 }

@@ -2,8 +2,8 @@
 //! and `POST /v1/permissions/{wa_id}/request` (send a call permission request, refused locally
 //! when a limit would be hit). `?from=` / `"from"` pick the business number (default: the first).
 
-use super::place::wa_number;
 use super::{ApiState, error};
+use crate::call::wa_number;
 use crate::policy::permission_service::RequestError;
 use crate::policy::permissions::at;
 use axum::Json;

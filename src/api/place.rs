@@ -4,7 +4,7 @@
 //! allowed time) and nothing is sent to Meta.
 
 use super::{ApiState, error};
-use crate::call::{AgentBridge, BicOrigin, BridgeMode, BusinessCallParams, Input};
+use crate::call::{AgentBridge, BicOrigin, BridgeMode, BusinessCallParams, Input, wa_number};
 use crate::cloud::graph::BIZ_OPAQUE_MAX_CHARS;
 use crate::policy::permissions::at;
 use axum::Json;
@@ -30,18 +30,6 @@ pub struct PlaceCall {
     mode: BridgeMode,
     /// Echoed by Meta in this call's webhooks (at most 512 characters).
     biz_opaque_callback_data: Option<String>,
-}
-
-/// Digits of an E.164 number written with or without `+`, spaces or dashes.
-pub(crate) fn wa_number(s: &str) -> Option<String> {
-    let digits: String = s
-        .trim()
-        .trim_start_matches('+')
-        .chars()
-        .filter(|c| !matches!(c, ' ' | '-' | '(' | ')' | '.'))
-        .collect();
-    (digits.len() >= 6 && digits.len() <= 15 && digits.bytes().all(|b| b.is_ascii_digit()))
-        .then_some(digits)
 }
 
 pub async fn place(State(st): State<ApiState>, Json(req): Json<PlaceCall>) -> Response {

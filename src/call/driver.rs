@@ -8,7 +8,7 @@
 //! a slow Meta never stops the call from seeing a terminate webhook, a BYE or a timer, and never
 //! stalls its audio clock.
 
-use super::legs::{LegOutput, Legs, LegsEnv};
+use super::legs::{LegOutput, Legs, LegsEnv, PhoneLeg};
 use super::record;
 use super::registry::Registry;
 use super::{
@@ -16,6 +16,7 @@ use super::{
     Input, Outcome,
 };
 use crate::cloud::graph::{GraphClient, GraphError};
+use crate::pbx::Refusal;
 use crate::policy::Policy;
 use crate::policy::permission_service::PermissionService;
 use crate::store::Store;
@@ -52,19 +53,29 @@ struct Task<'a> {
     registry: Registry,
     /// Meta's call id once the registry knows it (business-initiated calls learn it late).
     meta_id_known: bool,
+    /// Why the call was refused, for a SIP phone's final response.
+    refusal: Refusal,
+}
+
+/// A call's key and the two ends of its input channel.
+pub(super) struct Channel {
+    pub key: String,
+    pub tx: mpsc::UnboundedSender<Input>,
+    pub rx: mpsc::UnboundedReceiver<Input>,
 }
 
 /// Runs `call` until it has ended, every request it sent has answered and its PBX leg has
-/// finished. `initial` are the actions returned by the machine's constructor.
+/// finished. `initial` are the actions returned by the machine's constructor; `phone` is the
+/// leg of a SIP phone that placed the call.
 pub(super) async fn drive(
     call: Call,
     initial: Vec<Action>,
-    key: String,
-    tx: mpsc::UnboundedSender<Input>,
-    mut rx: mpsc::UnboundedReceiver<Input>,
+    channel: Channel,
     deps: Arc<DriverDeps>,
     registry: Registry,
+    phone: Option<PhoneLeg>,
 ) {
+    let Channel { key, tx, mut rx } = channel;
     let span = tracing::info_span!("call", call_id = %key);
     let task_key = key.clone();
     async move {
@@ -73,7 +84,14 @@ pub(super) async fn drive(
             key: task_key,
             deps: &deps,
             tx,
-            legs: deps.legs.clone().map(Legs::new),
+            legs: deps.legs.clone().map(|env| {
+                let mut legs = Legs::new(env);
+                if let Some(p) = phone {
+                    legs.attach_phone(p);
+                }
+                legs
+            }),
+            refusal: Refusal::default(),
             local: VecDeque::new(),
             in_flight: 0,
             meta_id_known: false,
@@ -146,6 +164,16 @@ impl Task<'_> {
         {
             let out = legs.pre_accepted();
             self.absorb(out).await;
+        }
+        if let Input::GraphDone {
+            request: GraphRequestKind::Connect,
+            result: Err(f),
+        } = &input
+        {
+            self.refusal = Refusal {
+                text: format!("WhatsApp refused the call: {}", f.message),
+                retry_after_s: None,
+            };
         }
         let actions = self.call.handle(Instant::now().into_std(), input);
         if !self.meta_id_known
@@ -287,8 +315,21 @@ impl Task<'_> {
                 };
                 self.absorb(out).await;
             }
-            other => {
-                tracing::debug!(action = ?other, "action needs no work without a SIP phone leg")
+            Action::ProgressPbx => {
+                if let Some(legs) = &mut self.legs {
+                    legs.progress_pbx().await;
+                }
+            }
+            Action::AnswerPbx => {
+                if let Some(legs) = &mut self.legs {
+                    let out = legs.answer_pbx().await;
+                    self.absorb(out).await;
+                }
+            }
+            Action::RejectPbx { status } => {
+                if let Some(legs) = &mut self.legs {
+                    legs.reject_pbx(status, &self.refusal).await;
+                }
             }
         }
     }
@@ -304,6 +345,10 @@ impl Task<'_> {
         if !policy.allowed {
             let detail = serde_json::json!({"allowed": false, "reason": policy.reason});
             record::decision(&deps.store, &self.key, detail).await;
+            self.refusal = Refusal {
+                text: policy.reason.clone(),
+                retry_after_s: None,
+            };
             return (false, policy.reason);
         }
         let user = self.call.business_params().map(|p| p.to.clone());
@@ -322,6 +367,15 @@ impl Task<'_> {
         let detail = serde_json::json!({"allowed": verdict.allowed, "reason": verdict.reason,
             "rule": verdict.code, "next_allowed_at_ms": verdict.next_allowed_at_ms});
         record::decision(&deps.store, &self.key, detail).await;
+        if !verdict.allowed {
+            let now = crate::store::now_ms();
+            self.refusal = Refusal {
+                text: verdict.reason.clone(),
+                retry_after_s: verdict
+                    .next_allowed_at_ms
+                    .map(|t| ((t - now).max(0) / 1000) as u64),
+            };
+        }
         (verdict.allowed, verdict.reason)
     }
 

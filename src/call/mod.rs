@@ -11,6 +11,7 @@ mod input;
 pub mod legs;
 mod machine;
 mod outcome;
+pub mod phone_calls;
 pub mod record;
 mod registry;
 mod teardown;
@@ -31,3 +32,16 @@ pub use machine::{Call, CallState};
 pub use outcome::{Direction, EndReason, Outcome, Side, billing_pulses, whole_seconds};
 pub use registry::{BusinessCallHint, Registry};
 pub use uic::UserCallParams;
+
+/// Digits of a phone number in international form written with or without `+`, spaces,
+/// dashes, dots or brackets (`+1 (631) 555-3602` -> `16315553602`); `None` if it is not one.
+pub fn wa_number(s: &str) -> Option<String> {
+    let digits: String = s
+        .trim()
+        .trim_start_matches('+')
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '-' | '(' | ')' | '.'))
+        .collect();
+    (digits.len() >= 6 && digits.len() <= 15 && digits.bytes().all(|b| b.is_ascii_digit()))
+        .then_some(digits)
+}

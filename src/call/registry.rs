@@ -8,6 +8,7 @@
 //! `biz_opaque_callback_data`, else by (business number, user): Meta allows one call per pair.
 
 use super::driver::{self, DriverDeps};
+use super::legs::PhoneLeg;
 use super::{BusinessCallParams, Call, CallConfig, Input, UserCallParams, record};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -152,7 +153,7 @@ impl Registry {
         let (call, initial) = Call::user_initiated(now, params, self.inner.config.clone());
         metrics::counter!("callgate_calls_started_total", "direction" => "user_initiated")
             .increment(1);
-        self.spawn(call, initial, key, tx, rx);
+        self.spawn(call, initial, key, tx, rx, None);
         true
     }
 
@@ -161,6 +162,25 @@ impl Registry {
         &self,
         params: BusinessCallParams,
         business_number: Option<String>,
+    ) -> String {
+        self.start_bic(params, business_number, None).await
+    }
+
+    /// Starts a business-initiated call placed by a SIP phone, whose leg the call takes over.
+    pub async fn start_phone_call(
+        &self,
+        params: BusinessCallParams,
+        business_number: Option<String>,
+        phone: PhoneLeg,
+    ) -> String {
+        self.start_bic(params, business_number, Some(phone)).await
+    }
+
+    async fn start_bic(
+        &self,
+        params: BusinessCallParams,
+        business_number: Option<String>,
+        phone: Option<PhoneLeg>,
     ) -> String {
         let key = format!("bic.{}", callgate_sip::message::new_tag());
         let (tx, rx) = mpsc::unbounded_channel();
@@ -180,7 +200,7 @@ impl Registry {
         let (call, initial) = Call::business_initiated(now, params, self.inner.config.clone());
         metrics::counter!("callgate_calls_started_total", "direction" => "business_initiated")
             .increment(1);
-        self.spawn(call, initial, key.clone(), tx, rx);
+        self.spawn(call, initial, key.clone(), tx, rx, phone);
         key
     }
 
@@ -201,15 +221,15 @@ impl Registry {
         key: String,
         tx: mpsc::UnboundedSender<Input>,
         rx: mpsc::UnboundedReceiver<Input>,
+        phone: Option<PhoneLeg>,
     ) {
         tokio::spawn(driver::drive(
             call,
             initial,
-            key,
-            tx,
-            rx,
+            driver::Channel { key, tx, rx },
             self.inner.deps.clone(),
             self.clone(),
+            phone,
         ));
     }
 

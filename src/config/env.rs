@@ -72,6 +72,25 @@ fn set(cfg: &mut Config, key: &str, value: &str) -> Result<(), String> {
         "routing_default" => {
             cfg.routing.default = Some(value.trim().to_string()).filter(|v| !v.is_empty())
         }
+        "media_bind_ip" => cfg.media.bind_ip = Some(parse(value)?),
+        "permissions_connected_calls_per_day" => {
+            cfg.permissions.connected_calls_per_day = parse(value)?
+        }
+        "permissions_cache_ttl_s" => cfg.permissions.cache_ttl_s = parse(value)?,
+        "permissions_request_template" => {
+            cfg.permissions.request_template = Some(value.trim().to_string())
+        }
+        "sip_phones_username" => cfg.sip_phones.username = Some(value.trim().to_string()),
+        "sip_phones_password" => cfg.sip_phones.password = Some(Secret::new(value)),
+        "sip_phones_from_number" => cfg.sip_phones.from_number = Some(value.trim().to_string()),
+        "sip_phones_allow" => {
+            cfg.sip_phones.allow = value
+                .split(',')
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .map(String::from)
+                .collect()
+        }
         _ => {
             return Err(
                 "names no configuration key (CALLGATE_<SECTION>_<KEY>, e.g. CALLGATE_META_APP_SECRET)"

@@ -13,6 +13,7 @@ mod validate;
 
 pub use load::{ConfigError, ConfigProblem, load_file, load_str};
 pub use secret::Secret;
+pub use validate::parse_net;
 
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -56,6 +57,52 @@ pub struct Config {
     /// Call permissions of business-initiated calls.
     #[serde(default)]
     pub permissions: PermissionsConfig,
+    /// Calls SIP phones place through callgate to WhatsApp users.
+    #[serde(default)]
+    pub sip_phones: SipPhonesConfig,
+}
+
+/// `[sip_phones]`: who may call WhatsApp users through callgate by sending it an INVITE whose
+/// Request-URI user is the WhatsApp number.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SipPhonesConfig {
+    /// Source networks allowed to place calls (CIDR, e.g. `10.0.0.0/8`). Empty: no address check
+    /// (then set a password).
+    #[serde(default = "default_phone_allow")]
+    pub allow: Vec<String>,
+    /// Digest user name phones authenticate with; unset: no digest authentication.
+    #[serde(default)]
+    pub username: Option<String>,
+    /// Digest password (a secret: prefer `CALLGATE_SIP_PHONES_PASSWORD`).
+    #[serde(default)]
+    pub password: Option<secret::Secret>,
+    /// Digest realm.
+    #[serde(default = "default_phone_realm")]
+    pub realm: String,
+    /// The business number phones call from (display number or phone number id); default: the
+    /// first of `[[numbers]]`.
+    #[serde(default)]
+    pub from_number: Option<String>,
+}
+
+impl Default for SipPhonesConfig {
+    fn default() -> Self {
+        Self {
+            allow: default_phone_allow(),
+            username: None,
+            password: None,
+            realm: default_phone_realm(),
+            from_number: None,
+        }
+    }
+}
+
+fn default_phone_allow() -> Vec<String> {
+    vec!["127.0.0.0/8".into()]
+}
+
+fn default_phone_realm() -> String {
+    "callgate".into()
 }
 
 /// `[permissions]`: call permissions for business-initiated calls (Meta's rules, spec section 4).
@@ -291,6 +338,10 @@ pub struct CallsConfig {
     /// Seconds to ring the PBX before giving up (must be shorter than the answer window).
     #[serde(default = "default_ring_timeout")]
     pub pbx_ring_timeout_s: u64,
+    /// Calls carried at once at most; a SIP phone's call beyond it gets 503 (Meta allows 1000
+    /// concurrent calls per number).
+    #[serde(default = "default_max_concurrent")]
+    pub max_concurrent: usize,
 }
 
 impl Default for CallsConfig {
@@ -298,8 +349,13 @@ impl Default for CallsConfig {
         Self {
             answer_window_s: default_answer_window(),
             pbx_ring_timeout_s: default_ring_timeout(),
+            max_concurrent: default_max_concurrent(),
         }
     }
+}
+
+fn default_max_concurrent() -> usize {
+    1000
 }
 
 impl CallsConfig {

@@ -198,6 +198,48 @@ pub(super) fn validate(cfg: &Config) -> Vec<(Vec<Seg>, String)> {
         }
     }
 
+    let phones = &cfg.sip_phones;
+    for (i, net) in phones.allow.iter().enumerate() {
+        if parse_net(net).is_none() {
+            problem(
+                vec![
+                    Seg::Key("sip_phones".into()),
+                    Seg::Key("allow".into()),
+                    Seg::Index(i),
+                ],
+                format!("{net:?} is not an address or network like \"10.0.0.0/8\""),
+            );
+        }
+    }
+    if phones.username.is_some() != phones.password.is_some() {
+        problem(
+            key(&["sip_phones", "password"]),
+            "username and password go together: set both for digest authentication, or neither"
+                .into(),
+        );
+    }
+    if phones.allow.is_empty() && phones.password.is_none() {
+        problem(
+            key(&["sip_phones", "allow"]),
+            "is empty and no password is set: anyone could call WhatsApp users through \
+             callgate; list the PBX's networks or set username and password"
+                .into(),
+        );
+    }
+    if let Some(from) = &phones.from_number {
+        let f = from.trim_start_matches('+');
+        if !cfg
+            .numbers
+            .iter()
+            .any(|n| n.phone_number_id == f || n.display_phone_number.trim_start_matches('+') == f)
+        {
+            problem(
+                key(&["sip_phones", "from_number"]),
+                format!("{from:?} is not one of [[numbers]]"),
+            );
+        }
+    }
+
     if cfg.sandbox.enabled {
         let expected = format!("http://{}", cfg.sandbox.listen);
         if cfg.meta.graph_base_url.trim_end_matches('/') != expected {
@@ -217,6 +259,14 @@ pub(super) fn validate(cfg: &Config) -> Vec<(Vec<Seg>, String)> {
         }
     }
     out
+}
+
+/// A network (`10.0.0.0/8`) or a single address.
+pub fn parse_net(s: &str) -> Option<ipnet::IpNet> {
+    let s = s.trim();
+    s.parse::<ipnet::IpNet>()
+        .ok()
+        .or_else(|| s.parse::<std::net::IpAddr>().ok().map(ipnet::IpNet::from))
 }
 
 fn is_loopback_host(u: &url::Url) -> bool {

@@ -91,6 +91,8 @@ pub enum PbxEvent {
     MediaChanged(String),
     /// The PBX challenged and we have no (or wrong) credentials; the leg is over.
     AuthFailed,
+    /// The phone cancelled its INVITE before we answered (inbound legs); the leg is over.
+    Cancelled,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -664,7 +666,7 @@ pub fn failure_for(code: u16) -> PbxFailure {
 }
 
 #[path = "leg_remote.rs"]
-mod remote;
+pub(super) mod remote;
 
 #[cfg(test)]
 #[path = "leg_tests.rs"]

@@ -46,11 +46,7 @@ impl PbxLeg {
         let kind = match d.handle_request(&req) {
             Ok(k) => k,
             Err(e) => {
-                let code = match e {
-                    DialogError::NotThisDialog => 481,
-                    DialogError::CSeqOutOfOrder { .. } => 500,
-                    _ => 400,
-                };
+                let code = status_for(&e);
                 self.respond(now, &key, message::response_to(&req, code, None, None));
                 return;
             }
@@ -68,13 +64,7 @@ impl PbxLeg {
             }
             RemoteRequest::ReInvite | RemoteRequest::Update => self.on_offer(now, key, req),
             _ => {
-                let code = if matches!(req.method, Method::Options | Method::Info) {
-                    200
-                } else {
-                    501
-                };
-                let mut resp = d.response(&req, code, None);
-                resp.headers.push(message::raw_header("Allow", ALLOW));
+                let resp = other_request(d, &req);
                 self.respond(now, &key, resp);
             }
         }
@@ -120,4 +110,26 @@ impl PbxLeg {
             }
         }
     }
+}
+
+/// The status answering an in-dialog request the dialog refused.
+pub(in crate::pbx) fn status_for(e: &DialogError) -> u16 {
+    match e {
+        DialogError::NotThisDialog => 481,
+        DialogError::CSeqOutOfOrder { .. } => 500,
+        _ => 400,
+    }
+}
+
+/// The answer to an in-dialog request other than BYE, re-INVITE or UPDATE: 200 to OPTIONS and
+/// INFO, 501 to the rest, with our `Allow`.
+pub(in crate::pbx) fn other_request(d: &callgate_sip::dialog::Dialog, req: &Request) -> Response {
+    let code = if matches!(req.method, Method::Options | Method::Info) {
+        200
+    } else {
+        501
+    };
+    let mut resp = d.response(req, code, None);
+    resp.headers.push(message::raw_header("Allow", ALLOW));
+    resp
 }

@@ -57,6 +57,12 @@ impl NewCall {
     /// Refuses the call with `status` (e.g. 403 or 501), statelessly.
     pub async fn reject(self, status: u16) -> Result<(), PbxError> {
         let resp = message::response_to(&self.request, status, None, Some(&message::new_tag()));
+        self.respond(resp).await
+    }
+
+    /// Answers the INVITE statelessly with `resp` (a refusal with explanatory headers, a
+    /// digest challenge).
+    pub async fn respond(&self, resp: callgate_sip::rsip::Response) -> Result<(), PbxError> {
         self.sender
             .send(self.from, &message::to_bytes(&resp.into()))
             .await

@@ -26,20 +26,52 @@ impl Sipp {
     /// Starts `sipp -sf tests/peers/sipp/<scenario>` as UAS on a free port; `transport` is
     /// `udp` or `tcp`; each `(NAME, value)` replaces `@NAME@` in the scenario text.
     pub fn uas(scenario: &str, transport: &'static str, fill: &[(&str, &str)]) -> Sipp {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let src = format!("{}/tests/peers/sipp/{scenario}", env!("CARGO_MANIFEST_DIR"));
-        let mut text = std::fs::read_to_string(&src).expect("scenario file");
-        for (k, v) in fill {
-            text = text.replace(&format!("@{k}@"), v);
-        }
-        let sf = dir.path().join(scenario);
-        std::fs::write(&sf, text).unwrap();
-        let sf = sf.to_string_lossy().into_owned();
+        let (dir, sf) = scenario_file(scenario, fill);
         Self::spawn(dir, transport, &["-sf", &sf, "-timeout_error"])
     }
 
-    /// Runs sipp with `args` as UAS for one call on free loopback ports, logs in `dir`.
+    /// Starts `sipp -sf tests/peers/sipp/<scenario>` as UAC calling `service` (the Request-URI
+    /// user) at `target` over UDP; `(NAME, value)` pairs replace `@NAME@` in the scenario.
+    pub fn uac(
+        scenario: &str,
+        target: std::net::SocketAddr,
+        service: &str,
+        fill: &[(&str, &str)],
+    ) -> Sipp {
+        let (dir, sf) = scenario_file(scenario, fill);
+        let target = target.to_string();
+        let args = ["-sf", &sf, "-s", service, "-timeout_error", &target];
+        let (child, port) = Self::run(&dir, "udp", &args);
+        Sipp {
+            child,
+            dir,
+            port,
+            transport: "udp",
+        }
+    }
+
+    /// Runs sipp with `args` as UAS for one call on free loopback ports, logs in `dir`, and
+    /// waits until it listens.
     fn spawn(dir: tempfile::TempDir, transport: &'static str, args: &[&str]) -> Sipp {
+        let (child, port) = Self::run(&dir, transport, args);
+        let s = Sipp {
+            child,
+            dir,
+            port,
+            transport,
+        };
+        let up = wait_until(Duration::from_secs(10), || match transport {
+            "tcp" => TcpStream::connect(("127.0.0.1", port)).is_ok(),
+            _ => UdpSocket::bind(("127.0.0.1", port)).is_err(),
+        });
+        assert!(up, "sipp did not bind port {port}: {}", s.logs());
+        // The UDP bind check races sipp's own socket set-up by a hair.
+        std::thread::sleep(Duration::from_millis(100));
+        s
+    }
+
+    /// Starts sipp with `args` for one call on free loopback ports, logs in `dir`.
+    fn run(dir: &tempfile::TempDir, transport: &str, args: &[&str]) -> (Child, u16) {
         let bin = require_binary("sipp");
         let port = free_port();
         let media = free_port();
@@ -60,20 +92,7 @@ impl Sipp {
             .stderr(Stdio::null())
             .spawn()
             .expect("sipp starts");
-        let s = Sipp {
-            child,
-            dir,
-            port,
-            transport,
-        };
-        let up = wait_until(Duration::from_secs(10), || match transport {
-            "tcp" => TcpStream::connect(("127.0.0.1", port)).is_ok(),
-            _ => UdpSocket::bind(("127.0.0.1", port)).is_err(),
-        });
-        assert!(up, "sipp did not bind port {port}: {}", s.logs());
-        // The UDP bind check races sipp's own socket set-up by a hair.
-        std::thread::sleep(Duration::from_millis(100));
-        s
+        (child, port)
     }
 
     /// The URI that reaches it.
@@ -117,6 +136,21 @@ impl Sipp {
             self.logs()
         );
     }
+}
+
+/// A temp dir holding `tests/peers/sipp/<scenario>` with each `@NAME@` filled in, and the
+/// path of that copy.
+fn scenario_file(scenario: &str, fill: &[(&str, &str)]) -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let src = format!("{}/tests/peers/sipp/{scenario}", env!("CARGO_MANIFEST_DIR"));
+    let mut text = std::fs::read_to_string(&src).expect("scenario file");
+    for (k, v) in fill {
+        text = text.replace(&format!("@{k}@"), v);
+    }
+    let sf = dir.path().join(scenario);
+    std::fs::write(&sf, text).unwrap();
+    let sf = sf.to_string_lossy().into_owned();
+    (dir, sf)
 }
 
 impl Drop for Sipp {

@@ -113,6 +113,17 @@ pub struct Legs {
     media_stats: Option<Value>,
 }
 
+/// A SIP phone's call handed to the call task: the phone's leg (100 Trying sent), its inbox on
+/// the transport, and the RTP socket our SDP answer announces.
+pub struct PhoneLeg {
+    /// The phone's INVITE, as UAS.
+    pub leg: crate::pbx::InboundLeg,
+    /// Messages for its Call-ID.
+    pub inbox: crate::pbx::CallInbox,
+    /// Our RTP socket toward the phone.
+    pub rtp: UdpSocket,
+}
+
 /// The PBX-side RTP socket and where to send.
 struct RtpSide {
     socket: UdpSocket,
@@ -159,7 +170,7 @@ impl Legs {
         let pbx_deadline = self
             .pbx
             .as_ref()
-            .and_then(|p| p.leg.poll_timeout())
+            .and_then(PbxSide::poll_timeout)
             .map(Instant::from_std);
         let deadline = [self.ice_grace, self.linger].into_iter().flatten().min();
         let wa_sock = self.wa.as_ref().map(|w| &w.socket);
@@ -202,8 +213,7 @@ impl Legs {
             }
             Wake::Sip(Some(incoming)) => {
                 if let Some(p) = &mut self.pbx {
-                    let tx = p.leg.handle(now.into_std(), *incoming);
-                    p.send(tx).await;
+                    p.handle(*incoming).await;
                 }
                 self.drain_pbx(&mut out);
             }
@@ -214,8 +224,7 @@ impl Legs {
             }
             Wake::PbxTimeout => {
                 if let Some(p) = &mut self.pbx {
-                    let tx = p.leg.handle_timeout(now.into_std());
-                    p.send(tx).await;
+                    p.handle_timeout().await;
                 }
                 self.drain_pbx(&mut out);
             }
@@ -355,8 +364,7 @@ impl Legs {
     /// Abandons the unanswered INVITE (CANCEL once the PBX has answered provisionally).
     pub async fn cancel_pbx(&mut self) -> Vec<LegOutput> {
         if let Some(p) = &mut self.pbx {
-            let tx = p.leg.cancel(Instant::now().into_std());
-            p.send(tx).await;
+            p.cancel().await;
         }
         let mut out = Vec::new();
         self.drain_pbx(&mut out);
@@ -366,12 +374,52 @@ impl Legs {
     /// Ends the PBX dialog (BYE; CANCEL if it is still ringing).
     pub async fn hang_up_pbx(&mut self) -> Vec<LegOutput> {
         if let Some(p) = &mut self.pbx {
-            let tx = p.leg.hang_up(Instant::now().into_std());
-            p.send(tx).await;
+            p.hang_up().await;
         }
         let mut out = Vec::new();
         self.drain_pbx(&mut out);
         out
+    }
+
+    /// A phone's call to a WhatsApp user: its leg (100 Trying already sent), inbox and the RTP
+    /// socket our SDP answer announced.
+    pub fn attach_phone(&mut self, phone: PhoneLeg) {
+        let side = PbxSide::inbound(phone.leg, phone.inbox, self.env.sip.sender());
+        let remote = side.negotiated().and_then(|n| n.remote);
+        self.pbx = Some(side);
+        self.rtp = Some(RtpSide {
+            socket: phone.rtp,
+            remote,
+        });
+    }
+
+    /// The phone's leg: the WhatsApp user rings (180).
+    pub async fn progress_pbx(&mut self) {
+        if let Some(p) = &mut self.pbx {
+            p.progress().await;
+        }
+    }
+
+    /// The phone's leg: the WhatsApp user is connected (200 OK with our SDP); the bridge
+    /// starts.
+    pub async fn answer_pbx(&mut self) -> Vec<LegOutput> {
+        let mut out = Vec::new();
+        if let Some(p) = &mut self.pbx {
+            p.answer().await;
+            if let Some(n) = p.negotiated() {
+                out.push(LegOutput::Note("pbx.media", negotiated_json(&n)));
+            }
+        }
+        self.ensure_bridge(&mut out);
+        out
+    }
+
+    /// The phone's leg: refuse the call with `status` and headers saying why.
+    pub async fn reject_pbx(&mut self, status: u16, why: &crate::pbx::Refusal) {
+        if let Some(p) = &mut self.pbx {
+            p.reject(status, why).await;
+        }
+        self.drop_finished_pbx();
     }
 
     /// `accept` succeeded: PBX audio and DTMF may now reach the WhatsApp user.
@@ -421,7 +469,7 @@ impl Legs {
     }
 
     fn drop_finished_pbx(&mut self) {
-        if self.pbx.as_ref().is_some_and(|p| p.leg.is_done()) {
+        if self.pbx.as_ref().is_some_and(PbxSide::is_done) {
             self.pbx = None;
             self.linger = None;
         }
@@ -587,7 +635,7 @@ impl Legs {
 
     /// Turns the PBX leg's events into machine inputs, setting up the bridge on answer.
     fn drain_pbx(&mut self, out: &mut Vec<LegOutput>) {
-        while let Some(e) = self.pbx.as_mut().and_then(|p| p.leg.poll_event()) {
+        while let Some(e) = self.pbx.as_mut().and_then(PbxSide::poll_event) {
             match e {
                 PbxEvent::Progress { status, .. } => {
                     out.push(LegOutput::Input(Input::PbxProgress { status }));
@@ -633,6 +681,7 @@ impl Legs {
                     ));
                     out.push(LegOutput::Input(Input::PbxFailed(PbxFailure::Declined)));
                 }
+                PbxEvent::Cancelled => out.push(LegOutput::Input(Input::PbxCancelled)),
             }
         }
         if self.linger.is_some() {
@@ -641,7 +690,7 @@ impl Legs {
     }
 
     fn negotiated(&self) -> Option<Negotiated> {
-        self.pbx.as_ref().and_then(|p| p.leg.negotiated().cloned())
+        self.pbx.as_ref().and_then(PbxSide::negotiated)
     }
 
     /// Builds the bridge once both legs have negotiated their media (the PBX answered and the
