@@ -241,15 +241,20 @@ impl PermissionState {
     /// May a business-initiated call be placed to this user now?
     pub fn can_call(&self, now_ms: i64, limits: &Limits) -> Verdict {
         let grant = self.effective(now_ms);
-        if let Grant::Temporary { expires_at_ms } = self.grant
-            && grant == Grant::NoPermission
-        {
+        let expired_at = match (self.grant, self.source) {
+            (Grant::Temporary { expires_at_ms }, _) if grant == Grant::NoPermission => {
+                Some(expires_at_ms)
+            }
+            (Grant::NoPermission, Source::Expired) => Some(self.changed_at_ms),
+            _ => None,
+        };
+        if let Some(t) = expired_at {
             return Verdict::deny(
                 "expired",
                 format!(
                     "the user's temporary call permission expired at {} (Meta sends no webhook \
                      for this); send a new permission request",
-                    at(expires_at_ms)
+                    at(t)
                 ),
                 None,
             );
@@ -480,7 +485,11 @@ impl PermissionState {
             },
             _ => Grant::NoPermission,
         };
-        if grant != self.grant {
+        // Meta reports an expired temporary permission as none; keep ours, which says when it
+        // expired.
+        let expired_here = grant == Grant::NoPermission
+            && matches!(self.grant, Grant::Temporary { expires_at_ms } if expires_at_ms <= now_ms);
+        if grant != self.grant && !expired_here {
             self.grant = grant;
             self.source = Source::GraphQuery;
             self.changed_at_ms = now_ms;

@@ -231,3 +231,16 @@ fn times_in_reasons_are_utc_rfc3339() {
     assert_eq!(at(T0 + DAY_MS + 3_723_000), "2026-01-02T01:02:03Z");
     assert_eq!(at(951_782_400_000), "2000-02-29T00:00:00Z");
 }
+
+#[test]
+fn expired_permission_keeps_saying_expired_after_pruning_and_metas_none() {
+    use crate::cloud::graph::PermissionStatus as S;
+    let mut s = temporary_until(T0 + HOUR_MS);
+    s.prune(T0 + 2 * HOUR_MS);
+    let mut none = graph(true, S::NoPermission);
+    none.permission.expiration_time = None;
+    s.on_graph(&none, T0 + 2 * HOUR_MS);
+    let v = s.can_call(T0 + 2 * HOUR_MS, &limits());
+    assert_eq!(v.code, "expired", "{}", v.reason);
+    assert!(v.reason.contains("2026-01-01T01:00:00Z"), "{}", v.reason);
+}
