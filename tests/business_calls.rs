@@ -95,7 +95,9 @@ async fn wait_state(t: &TestGateway, id: &str, state: &str) -> Value {
     let end = Instant::now() + Duration::from_secs(10);
     loop {
         let c = get_call(t, id).await;
-        if c["call"]["state"] == state {
+        // "ended" counts once the end is recorded (who, why, duration), not just the state.
+        let done = state != "ended" || !c["call"]["ended_at_ms"].is_null();
+        if c["call"]["state"] == state && done {
             return c;
         }
         assert!(Instant::now() < end, "call {id} never reached {state}: {c}");
@@ -302,5 +304,88 @@ async fn phone_call_refusal_says_why_in_the_warning_header() {
     tokio::task::spawn_blocking(move || uac.assert_success(Duration::from_secs(15)))
         .await
         .unwrap();
+    t.shutdown().await;
+}
+
+/// A gateway whose phones must authenticate as agents / `password`.
+async fn gateway_with_phone_password(password: &str) -> TestGateway {
+    let password = password.to_string();
+    common::start_with(move |c| {
+        c.sip_phones.username = Some("agents".into());
+        c.sip_phones.password = Some(callgate::config::Secret::new(&password));
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn phone_with_the_right_digest_password_reaches_the_user_who_hangs_up_first() {
+    let phone =
+        support::baresip::start_with("manual", "pcmu", ";auth_user=agents;auth_pass=s3cret-pw");
+    let t = gateway_with_phone_password("s3cret-pw").await;
+    t.sandbox()
+        .set_permission(USER, PermissionKind::Permanent, None, true);
+    phone.command("dial", &format!("sip:{USER}@{}", t.gw.sip_addr));
+    let meta = sandbox_bic(&t).await;
+    t.sandbox().answer(&meta).unwrap();
+    let established = support::wait_until(Duration::from_secs(10), || {
+        phone.log().contains("Call established")
+    });
+    assert!(
+        established,
+        "the authenticated call did not connect:\n{}",
+        phone.log()
+    );
+    let r = user_hears(&t, &meta, 1000.0).await;
+    assert!(near(r.dominant_hz, 1000.0), "{r:?}");
+    // The WhatsApp user hangs up: terminate webhook -> BYE to the phone.
+    t.sandbox().hangup(&meta).unwrap();
+    let closed = support::wait_until(Duration::from_secs(5), || phone.log().contains("closed"));
+    assert!(closed, "the phone never got our BYE:\n{}", phone.log());
+    t.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn phone_with_a_wrong_digest_password_is_refused_and_nothing_reaches_meta() {
+    let phone = support::baresip::start_with("manual", "pcmu", ";auth_user=agents;auth_pass=wrong");
+    let t = gateway_with_phone_password("s3cret-pw").await;
+    t.sandbox()
+        .set_permission(USER, PermissionKind::Permanent, None, true);
+    phone.command("dial", &format!("sip:{USER}@{}", t.gw.sip_addr));
+    let refused = support::wait_until(Duration::from_secs(5), || phone.log().contains("403"));
+    assert!(
+        refused,
+        "a wrong password was not refused:\n{}",
+        phone.log()
+    );
+    assert_eq!(connects_sent(&t), 0, "nothing may be sent to Meta");
+    t.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delete_hangs_up_an_api_call_and_terminates_it_at_meta() {
+    let pbx = support::baresip::start("auto", "pcmu");
+    let t = common::start().await;
+    t.sandbox()
+        .set_permission(USER, PermissionKind::Permanent, None, true);
+    let (status, body) = place(&t, json!({"to": USER, "agent": pbx.uri("udp")})).await;
+    assert_eq!(status, 201, "{body}");
+    let id = body["id"].as_str().unwrap().to_string();
+    let meta = meta_id(&t, &id).await;
+    t.sandbox().answer(&meta).unwrap();
+    wait_state(&t, &id, "connected").await;
+    let r = t
+        .http
+        .delete(t.url(&format!("/v1/calls/{id}")))
+        .bearer_auth(API_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 202);
+    let c = wait_state(&t, &id, "ended").await;
+    assert_eq!(c["call"]["ended_by"], "operator", "{c}");
+    let meta_state = t.sandbox().call_state(&meta).unwrap();
+    assert_eq!(meta_state.end_reason.as_deref(), Some("business_terminate"));
+    let closed = support::wait_until(Duration::from_secs(5), || pbx.log().contains("closed"));
+    assert!(closed, "the agent's call was not hung up:\n{}", pbx.log());
     t.shutdown().await;
 }

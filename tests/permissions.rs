@@ -83,7 +83,7 @@ async fn wait_ended(t: &TestGateway, id: &str) -> Value {
     let end = Instant::now() + Duration::from_secs(10);
     loop {
         let (_, c) = api(t, "GET", &format!("/v1/calls/{id}"), None).await;
-        if c["call"]["state"] == "ended" {
+        if !c["call"]["ended_at_ms"].is_null() {
             return c;
         }
         assert!(Instant::now() < end, "call {id} did not end: {c}");

@@ -33,6 +33,16 @@ impl Baresip {
     /// Starts baresip answering `answermode` (`auto`/`manual`) with `codecs` (baresip's
     /// `audio_codecs` syntax, e.g. `opus/48000/2,pcmu`), playing a 1000 Hz tone.
     pub fn start(answermode: &str, codecs: &str) -> anyhow::Result<Baresip> {
+        Self::start_with(answermode, codecs, "")
+    }
+
+    /// Like [`Baresip::start`] with extra account parameters appended to its account line
+    /// (e.g. `;auth_user=agents;auth_pass=secret` for digest authentication when dialing).
+    pub fn start_with(
+        answermode: &str,
+        codecs: &str,
+        account_params: &str,
+    ) -> anyhow::Result<Baresip> {
         let bin =
             which("baresip").context("baresip is not installed (apt-get install baresip-core)")?;
         let dir = tempfile::tempdir().context("temporary directory for baresip")?;
@@ -66,7 +76,7 @@ impl Baresip {
         std::fs::write(
             d.join("accounts"),
             format!(
-                "<sip:pbx@127.0.0.1:{sip_port}>;regint=0;answermode={answermode};audio_codecs={codecs}\n"
+                "<sip:pbx@127.0.0.1:{sip_port}>;regint=0;answermode={answermode};audio_codecs={codecs}{account_params}\n"
             ),
         )?;
         std::fs::write(d.join("contacts"), "")?;

@@ -9,3 +9,10 @@ pub fn start(answermode: &str, codecs: &str) -> Baresip {
     super::require_binary("baresip");
     Baresip::start(answermode, codecs).unwrap_or_else(|e| panic!("baresip: {e:#}"))
 }
+
+/// Like [`start`] with extra account parameters (`;auth_user=..;auth_pass=..`).
+pub fn start_with(answermode: &str, codecs: &str, account_params: &str) -> Baresip {
+    super::require_binary("baresip");
+    Baresip::start_with(answermode, codecs, account_params)
+        .unwrap_or_else(|e| panic!("baresip: {e:#}"))
+}
