@@ -3,6 +3,8 @@
 //! Today it answers one question for user-initiated calls: is the called number served here, and
 //! is there a PBX route to ring? Business hours, call permissions and routing rules build on it.
 
+pub mod hours;
+
 use crate::call::UserCallParams;
 use crate::config::Config;
 use std::collections::HashSet;
