@@ -6,6 +6,7 @@
 //! - [`store`]: SQLite call records, event timelines, webhook dedupe;
 //! - [`sandbox`]: an offline stand-in for Meta's Cloud API;
 //! - [`api`]: the operator REST API;
+//! - [`policy`] and [`settings`]: business hours, routing, and the number's settings at Meta;
 //! - [`config`] and [`telemetry`]: configuration, logs and metrics.
 #![forbid(unsafe_code)]
 
@@ -19,6 +20,7 @@ pub mod media;
 pub mod pbx;
 pub mod policy;
 pub mod sandbox;
+pub mod settings;
 pub mod store;
 pub mod telemetry;
 pub mod whatsapp_media;

@@ -161,13 +161,7 @@ impl Task<'_> {
                     None => deps.policy.business_call(self.call.phone_number_id()),
                 };
                 tracing::info!(allowed = decision.allowed, reason = %decision.reason, "policy decision");
-                if let Some(legs) = &mut self.legs {
-                    legs.set_route(decision.route.clone());
-                }
-                self.local.push_back(Input::PolicyDecision {
-                    allowed: decision.allowed,
-                    reason: decision.reason,
-                });
+                self.local.push_back(decision.into_input());
             }
             Action::CheckPermission => {
                 let d = deps.policy.business_call(self.call.phone_number_id());
@@ -213,7 +207,7 @@ impl Task<'_> {
             Action::RingPbx(ring) => {
                 let out = match &mut self.legs {
                     Some(legs) => {
-                        if let Some(target) = legs.route() {
+                        if let Some(target) = ring.target.as_deref().or(legs.route()) {
                             record::sip_target(&deps.store, &self.key, target.to_string()).await;
                         }
                         legs.ring_pbx(&ring).await

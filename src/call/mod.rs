@@ -13,6 +13,7 @@ mod machine;
 mod outcome;
 pub mod record;
 mod registry;
+mod route;
 mod teardown;
 mod uic;
 
@@ -30,4 +31,5 @@ pub use input::{
 pub use machine::{Call, CallState};
 pub use outcome::{Direction, EndReason, Outcome, Side, billing_pulses, whole_seconds};
 pub use registry::Registry;
+pub use route::{PbxRoute, fails_over};
 pub use uic::UserCallParams;

@@ -24,10 +24,11 @@ pub struct Migration {
 }
 
 /// Every migration this build knows, oldest first.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    description: "webhook inbox, dedupe keys, tombstones, call records, call timelines",
-    sql: r#"
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        description: "webhook inbox, dedupe keys, tombstones, call records, call timelines",
+        sql: r#"
 CREATE TABLE webhook_inbox (
     id              INTEGER PRIMARY KEY AUTOINCREMENT,
     received_at_ms  INTEGER NOT NULL,
@@ -90,7 +91,19 @@ CREATE TABLE call_events (
 );
 CREATE INDEX call_events_by_call ON call_events (call_id, at_ms, seq);
 "#,
-}];
+    },
+    Migration {
+        version: 2,
+        description: "business hours set through the operator API",
+        sql: r#"
+CREATE TABLE number_hours (
+    phone_number_id TEXT    PRIMARY KEY,
+    hours_json      TEXT    NOT NULL,
+    updated_at_ms   INTEGER NOT NULL
+) WITHOUT ROWID;
+"#,
+    },
+];
 
 /// The newest schema version this build knows.
 pub fn latest_version() -> i64 {

@@ -2,6 +2,7 @@
 //! feed an input, carry out the actions, sleep until `poll_timeout`.
 
 mod bic_flows;
+mod failover;
 mod uic_flows;
 
 use std::time::{Duration, Instant};
