@@ -11,6 +11,7 @@ use crate::config::Config;
 use crate::pbx::SipTransport;
 use crate::policy::Policy;
 use crate::sandbox::{Sandbox, SandboxConfig};
+use crate::settings::SettingsWatch;
 use crate::store::Store;
 use crate::telemetry;
 use anyhow::Context;
@@ -116,6 +117,11 @@ impl Gateway {
         tracing::info!(addr = %sip.local_addr(), "SIP toward the PBX (UDP and TCP)");
         let sip = Arc::new(sip);
         let legs = LegsEnv::new(&cfg, sip.clone())?;
+        // Business hours (file, then those set through the API) and the settings at Meta.
+        let policy = Policy::from_config(&cfg);
+        policy.apply_stored_hours(&store);
+        let settings = SettingsWatch::new(&cfg, policy.clone());
+        settings.check_at_start(graph.clone());
         let call_config = CallConfig {
             answer_window: cfg.calls.answer_window(),
             pbx_ring_timeout: Duration::from_secs(cfg.calls.pbx_ring_timeout_s),
@@ -126,7 +132,7 @@ impl Gateway {
             DriverDeps {
                 graph,
                 store: store.clone(),
-                policy: Policy::from_config(&cfg),
+                policy,
                 legs: Some(Arc::new(legs)),
             },
             call_config,
@@ -136,6 +142,7 @@ impl Gateway {
             store: store.clone(),
             registry: registry.clone(),
             answer_window: cfg.calls.answer_window(),
+            settings: settings.clone(),
         };
         intake::recover(&intake).await;
         let (intake_tx, intake_rx) = mpsc::channel(1024);
@@ -152,6 +159,7 @@ impl Gateway {
         .merge(api::router(
             ApiState {
                 store: store.clone(),
+                settings,
             },
             ApiTokens::new(cfg.api.tokens.clone()),
             metrics,

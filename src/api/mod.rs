@@ -1,8 +1,10 @@
-//! The operator REST API: call records and timelines under `/v1` (bearer token from
-//! `[api] tokens`), plus `GET /healthz` and `GET /metrics` (Prometheus text) without auth.
+//! The operator REST API: call records and timelines, and business numbers' status and hours,
+//! under `/v1` (bearer token from `[api] tokens`), plus `GET /healthz` and `GET /metrics`
+//! (Prometheus text) without auth.
 
 mod auth;
 mod calls;
+mod numbers;
 
 pub use auth::ApiTokens;
 
@@ -18,6 +20,8 @@ use metrics_exporter_prometheus::PrometheusHandle;
 pub struct ApiState {
     /// Call records and timelines.
     pub store: Store,
+    /// The policy (business hours) and the numbers' settings at Meta.
+    pub settings: crate::settings::SettingsWatch,
 }
 
 /// Builds the API router: `/v1/...` behind the bearer check, `/healthz` and `/metrics` open.
@@ -25,6 +29,11 @@ pub fn router(state: ApiState, tokens: ApiTokens, metrics: PrometheusHandle) -> 
     let v1 = Router::new()
         .route("/v1/calls", get(calls::list))
         .route("/v1/calls/{id}", get(calls::get_one))
+        .route("/v1/numbers/{id}/status", get(numbers::status))
+        .route(
+            "/v1/numbers/{id}/hours",
+            axum::routing::put(numbers::put_hours).delete(numbers::delete_hours),
+        )
         .with_state(state)
         .layer(axum::middleware::from_fn_with_state(
             tokens,

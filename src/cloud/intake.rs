@@ -22,6 +22,8 @@ pub struct Intake {
     pub registry: Registry,
     /// A user's connect older than this is stale (the caller has given up): it is not answered.
     pub answer_window: Duration,
+    /// The view of the numbers' settings at Meta (`account_settings_update`).
+    pub settings: crate::settings::SettingsWatch,
 }
 
 fn count(event: &'static str, outcome: &'static str) {
@@ -128,6 +130,7 @@ impl Intake {
                 .await;
             }
             WebhookEvent::CallTerminate(t) => self.terminate(t).await,
+            WebhookEvent::SettingsUpdate(u) => count(name, self.settings.on_webhook(u)),
             WebhookEvent::CallStatus(s) => {
                 let status = match &s.status {
                     CallStatusKind::Ringing => Some(MetaCallStatus::Ringing),

@@ -144,6 +144,37 @@ mod tests {
         text.lines().position(|l| l.contains(needle)).unwrap() + 1
     }
 
+    /// The commented examples of `config/callgate.toml`, uncommented, make a valid file.
+    #[test]
+    fn every_commented_example_in_the_default_config_is_valid() {
+        let text: Vec<String> = DEFAULT_CONFIG
+            .lines()
+            .map(|l| {
+                let body = l.strip_prefix("# ").unwrap_or(l);
+                let header = body.trim_matches(['[', ']']);
+                let is_toml = (body.starts_with('[')
+                    && body.ends_with(']')
+                    && header
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase() || b == b'.' || b == b'_'))
+                    || body.starts_with("  {")
+                    || body == "]"
+                    || body.split_once(" = ").is_some_and(|(k, _)| {
+                        !k.is_empty() && k.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+                    });
+                if is_toml { body } else { l }.to_string()
+            })
+            .collect();
+        let text = text.join("\n");
+        assert!(
+            text.contains("\n[[routing.rules]]\n"),
+            "examples were uncommented"
+        );
+        if let Err(e) = load_str("uncommented", &text, Vec::new()) {
+            panic!("{e}");
+        }
+    }
+
     #[test]
     fn overlapping_hours_in_the_file_are_reported_at_the_entry_line() {
         let extra = r#"

@@ -110,16 +110,17 @@ impl Policy {
                 ),
             },
         };
+        lines.push(format!("reason: {}", decision.reason));
         lines.push(match (&decision.allowed, &decision.route) {
             (true, Some(route)) => format!(
                 "decision: ring {} ({})",
                 route.targets.join(", then "),
                 match route.ring_timeout {
                     Some(t) => format!("{} s each", t.as_secs()),
-                    None => "ring timeout from [calls] pbx_ring_timeout_s".into(),
+                    None => "for [calls] pbx_ring_timeout_s".into(),
                 }
             ),
-            _ => format!("decision: reject: {}", decision.reason),
+            _ => "decision: reject".into(),
         });
         Explanation { decision, lines }
     }

@@ -15,6 +15,7 @@
 mod business;
 mod config_check;
 mod decide;
+pub mod dry_run;
 pub mod hours;
 mod numbers;
 pub mod routing;
@@ -178,6 +179,16 @@ impl Policy {
             None => api.remove(&pnid),
         };
         true
+    }
+
+    /// The policy a command-line tool sees: [`Self::from_config`] plus the hours stored at
+    /// `[store] path` when that database exists (it is never created here).
+    pub fn with_stored_hours(cfg: &Config) -> Result<Self, crate::store::StoreError> {
+        let policy = Self::from_config(cfg);
+        if cfg.store.path.exists() {
+            policy.apply_stored_hours(&crate::store::Store::open(&cfg.store.path)?);
+        }
+        Ok(policy)
     }
 
     /// Loads the hours the operator API stored (they survive restarts and win over the file).

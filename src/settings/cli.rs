@@ -16,7 +16,47 @@ use crate::cloud::graph::{GraphClient, GraphClientConfig, GraphError};
 use crate::config::Config;
 use crate::policy::Policy;
 use crate::policy::hours::{CallHours, HoursError};
-use crate::store::Store;
+
+/// `callgate settings ...`.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum SettingsCommand {
+    /// Print Meta's calling settings of a number as callgate.toml blocks (or JSON).
+    Pull {
+        /// The number: phone_number_id or display number.
+        #[arg(long)]
+        number: String,
+        /// Print Meta's JSON as is.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show how Meta's calling settings differ from callgate's (exit status 1 when they do).
+    Diff {
+        /// The number: phone_number_id or display number.
+        #[arg(long)]
+        number: String,
+    },
+    /// Write callgate's calling settings to Meta, after checking the hours by Meta's rules.
+    Push {
+        /// The number: phone_number_id or display number.
+        #[arg(long)]
+        number: String,
+    },
+}
+
+/// Runs `command` on `cfg`: the text to print and the exit status (0, or 1 for a diff that found
+/// differences).
+pub async fn run(cfg: &Config, command: &SettingsCommand) -> Result<(String, u8), SettingsError> {
+    let cli = SettingsCli::new(cfg)?;
+    match command {
+        SettingsCommand::Pull { number, json } => Ok((cli.pull(number, *json).await?, 0)),
+        SettingsCommand::Diff { number } => {
+            let report = cli.diff(number).await?;
+            let status = u8::from(!report.differences.is_empty());
+            Ok((report.text, status))
+        }
+        SettingsCommand::Push { number } => Ok((cli.push(number, Timestamp::now()).await?, 0)),
+    }
+}
 
 /// Why a settings command failed.
 #[derive(Debug, thiserror::Error)]
@@ -63,12 +103,8 @@ impl SettingsCli {
     /// Builds the context from a configuration; the store at `[store] path` is read (never
     /// created) for hours set through the operator API.
     pub fn new(cfg: &Config) -> Result<Self, SettingsError> {
-        let policy = Policy::from_config(cfg);
-        if cfg.store.path.exists() {
-            let store =
-                Store::open(&cfg.store.path).map_err(|e| SettingsError::Setup(e.to_string()))?;
-            policy.apply_stored_hours(&store);
-        }
+        let policy =
+            Policy::with_stored_hours(cfg).map_err(|e| SettingsError::Setup(e.to_string()))?;
         let graph = GraphClient::new(GraphClientConfig {
             base_url: url::Url::parse(&cfg.meta.graph_base_url)
                 .map_err(|e| SettingsError::Setup(format!("[meta] graph_base_url: {e}")))?,

@@ -12,6 +12,7 @@ use serde_json::{Map, Value};
 
 use super::diff::{Difference, Missing, diff};
 use super::{CallingSettings, desired};
+use crate::cloud::events::SettingsUpdate;
 use crate::cloud::graph::GraphClient;
 use crate::config::Config;
 use crate::policy::Policy;
@@ -103,6 +104,29 @@ impl SettingsWatch {
             );
         }
         self.report(pnid)
+    }
+
+    /// Takes in an `account_settings_update` webhook; returns its outcome for the webhook metric
+    /// (`in_sync`, `drift`, `not_calling`, `unknown_number`).
+    pub fn on_webhook(&self, update: SettingsUpdate) -> &'static str {
+        let Some(pnid) = self
+            .inner
+            .policy
+            .phone_number_id(&update.phone_number_id)
+            .map(String::from)
+        else {
+            tracing::warn!(phone_number_id = %update.phone_number_id,
+                "settings update for a number not in [[numbers]]: ignored");
+            return "unknown_number";
+        };
+        let Some(calling) = update.calling else {
+            return "not_calling";
+        };
+        if self.record_meta(&pnid, calling, false).is_empty() {
+            "in_sync"
+        } else {
+            "drift"
+        }
     }
 
     /// Recomputes and reports the drift of `pnid` (e.g. after its hours changed).
