@@ -9,47 +9,15 @@ mod support;
 
 use std::time::Duration;
 
-use callgate::policy::hours::{CallHours, WeeklyHours, weekday_name};
 use callgate::policy::routing::RoutingRule;
 use callgate::sandbox::UserCall;
 use common::calls::{ended_record, near, phone_until};
+use common::hours::{closed_now, open_all_week};
 use common::{PNID, TestGateway};
 use support::baresip::Baresip;
 use support::sipp::Sipp;
 
 const CALLER: &str = "5511987650000";
-
-/// Hours open only one minute a week, three days from now (UTC): closed for the whole test.
-fn closed_now() -> CallHours {
-    let day = jiff::Timestamp::now()
-        .to_zoned(jiff::tz::TimeZone::UTC)
-        .date()
-        .checked_add(jiff::ToSpan::days(3))
-        .unwrap();
-    hours(&[weekday_name(day.weekday())])
-}
-
-/// Hours open around the clock every day (enabled, unlike `DISABLED` hours).
-fn open_all_week() -> CallHours {
-    hours(&callgate::policy::hours::DAYS)
-}
-
-fn hours(days: &[&str]) -> CallHours {
-    let close = if days.len() == 7 { "2359" } else { "0001" };
-    CallHours {
-        status: "ENABLED".into(),
-        timezone_id: Some("UTC".into()),
-        weekly_operating_hours: days
-            .iter()
-            .map(|d| WeeklyHours {
-                day_of_week: d.to_string(),
-                open_time: "0000".into(),
-                close_time: close.into(),
-            })
-            .collect(),
-        holiday_schedule: Vec::new(),
-    }
-}
 
 /// A SIP target that is bound but never answers.
 fn silent_target() -> (std::net::UdpSocket, String) {

@@ -3,6 +3,8 @@
 #![allow(dead_code)]
 
 pub mod calls;
+pub mod hours;
+pub mod settings;
 
 use callgate::cloud::signature::sign;
 use callgate::config::Config;
