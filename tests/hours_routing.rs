@@ -62,9 +62,13 @@ async fn tones_cross(t: &TestGateway, id: &str, pbx: &Baresip) {
     let (samples, rate) = pbx.heard().expect("baresip recorded the call");
     let tail = &samples[(rate as usize / 2).min(samples.len())..];
     let hz = callgate::sandbox::phone::audio::dominant_frequency(tail, rate);
+    let level = callgate::sandbox::phone::audio::rms(tail);
     assert!(
         near(hz, 440.0),
-        "baresip did not hear the phone's 440 Hz: {hz:?}"
+        "baresip did not hear the phone's 440 Hz: {hz:?} at rms {level} over {} samples at {rate} Hz; \
+         stats {:?}",
+        tail.len(),
+        t.gw.store.get_call(id).unwrap().and_then(|r| r.stats)
     );
 }
 
