@@ -14,6 +14,8 @@ use super::outcome::{Direction, EndDraft, EndReason, Side};
 use super::route::{PbxRoute, fails_over};
 use super::teardown::{Ending, Teardown, ignore};
 
+mod targets;
+
 /// What the connect webhook of a user-initiated call tells us.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UserCallParams {
@@ -482,43 +484,6 @@ impl Uic {
                 stay
             }
         }
-    }
-
-    /// How long each target may ring: the route's own timeout, else the configured one.
-    fn ring_timeout(&self) -> Duration {
-        self.route
-            .ring_timeout
-            .unwrap_or(self.config.pbx_ring_timeout)
-    }
-
-    /// A fresh INVITE's deadlines.
-    fn trying(&self, now: Instant) -> PbxLeg {
-        PbxLeg::Trying {
-            setup_deadline: now + self.config.pbx_setup_timeout,
-            ring_deadline: now + self.ring_timeout(),
-        }
-    }
-
-    fn has_next_target(&self) -> bool {
-        self.target + 1 < self.route.targets.len()
-    }
-
-    /// Gives up the current target (already released) and rings the next, with fresh deadlines;
-    /// `pre_accept` and the WhatsApp media leg carry on untouched.
-    fn fail_over(
-        &mut self,
-        now: Instant,
-        mut a: Answering,
-        failure: PbxFailure,
-        out: &mut Vec<Action>,
-    ) -> UicState {
-        let from = self.route.targets[self.target].clone();
-        self.target += 1;
-        let to = self.route.targets[self.target].clone();
-        out.push(Action::Record(Step::PbxFailover { from, failure, to }));
-        out.push(Action::RingPbx(self.pbx_ring()));
-        a.pbx = self.trying(now);
-        UicState::Answering(a)
     }
 
     fn pbx_ring(&self) -> PbxRing {
