@@ -267,3 +267,60 @@ async fn settings_pull_prints_metas_settings_as_configuration() {
     );
     t.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settings_commands_report_through_their_exit_status() {
+    let (t, _cli) = setup(|_| {}).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("callgate.toml");
+    let text = callgate::config::DEFAULT_CONFIG
+        .replace("http://127.0.0.1:8089", &t.graph_url())
+        .replace("enabled = true", "enabled = false")
+        .replace(
+            "path = \"callgate.db\"",
+            &format!("path = {:?}", dir.path().join("cli.db")),
+        )
+        .replace(
+            "display_phone_number = \"15550000001\"\n",
+            "display_phone_number = \"15550000001\"\n[numbers.calling]\n\
+             call_icon_visibility = \"DISABLE_ALL\"\n",
+        );
+    std::fs::write(&path, text).unwrap();
+    let run = |action: &'static str| {
+        let path = path.clone();
+        tokio::task::spawn_blocking(move || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_callgate"))
+                .args(["settings", action, "--number", "15550000001", "--config"])
+                .arg(&path)
+                .output()
+                .unwrap()
+        })
+    };
+    let diff = run("diff").await.unwrap();
+    let out = String::from_utf8_lossy(&diff.stdout);
+    assert_eq!(
+        diff.status.code(),
+        Some(1),
+        "{out}{}",
+        String::from_utf8_lossy(&diff.stderr)
+    );
+    assert!(
+        out.contains(
+            "calling.call_icon_visibility: Meta has \"DEFAULT\", callgate wants \"DISABLE_ALL\""
+        ),
+        "{out}"
+    );
+    let push = run("push").await.unwrap();
+    assert_eq!(
+        push.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&push.stderr)
+    );
+    assert_eq!(run("diff").await.unwrap().status.code(), Some(0));
+    assert!(
+        !dir.path().join("cli.db").exists(),
+        "the CLI never creates a store"
+    );
+    t.shutdown().await;
+}
