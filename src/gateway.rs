@@ -14,6 +14,7 @@ use crate::policy::Policy;
 use crate::policy::permission_service::{PermissionConfig, PermissionService, RequestTemplate};
 use crate::policy::permissions::Limits;
 use crate::sandbox::{Sandbox, SandboxConfig};
+use crate::settings::SettingsWatch;
 use crate::store::Store;
 use crate::telemetry;
 use anyhow::Context;
@@ -119,6 +120,11 @@ impl Gateway {
         tracing::info!(addr = %sip.local_addr(), "SIP toward the PBX (UDP and TCP)");
         let sip = Arc::new(sip);
         let legs = Arc::new(LegsEnv::new(&cfg, sip.clone())?);
+        // Business hours (file, then those set through the API) and the settings at Meta.
+        let policy = Policy::from_config(&cfg);
+        policy.apply_stored_hours(&store);
+        let settings = SettingsWatch::new(&cfg, policy.clone());
+        settings.check_at_start(graph.clone());
         let call_config = CallConfig {
             answer_window: cfg.calls.answer_window(),
             pbx_ring_timeout: Duration::from_secs(cfg.calls.pbx_ring_timeout_s),
@@ -149,7 +155,7 @@ impl Gateway {
                 permissions: permissions.clone(),
                 graph,
                 store: store.clone(),
-                policy: Policy::from_config(&cfg),
+                policy,
                 legs: Some(legs.clone()),
             },
             call_config,
@@ -160,6 +166,7 @@ impl Gateway {
             store: store.clone(),
             registry: registry.clone(),
             answer_window: cfg.calls.answer_window(),
+            settings: settings.clone(),
         };
         intake::recover(&intake).await;
         match PhoneCallsConfig::from_config(&cfg) {
@@ -199,6 +206,7 @@ impl Gateway {
                     .iter()
                     .map(|n| (n.phone_number_id.clone(), n.display_phone_number.clone()))
                     .collect(),
+                settings,
             },
             ApiTokens::new(cfg.api.tokens.clone()),
             metrics,

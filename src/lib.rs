@@ -7,6 +7,7 @@
 //! - [`sandbox`]: an offline stand-in for Meta's Cloud API;
 //! - [`api`]: the operator REST API;
 //! - [`agent`]: a minimal SIP answering agent (the demo's and the load generator's far end);
+//! - [`policy`] and [`settings`]: business hours, routing, and the number's settings at Meta;
 //! - [`config`] and [`telemetry`]: configuration, logs and metrics.
 #![forbid(unsafe_code)]
 
@@ -21,6 +22,7 @@ pub mod media;
 pub mod pbx;
 pub mod policy;
 pub mod sandbox;
+pub mod settings;
 pub mod store;
 pub mod telemetry;
 pub mod whatsapp_media;

@@ -1,4 +1,4 @@
-//! The `callgate` command line: `run`, `check-config`, `sandbox`, `demo`.
+//! The `callgate` command line: `run`, `check-config`, `sandbox`, `demo`, `settings`, `route`.
 #![forbid(unsafe_code)]
 
 use callgate::config::{self, Config};
@@ -46,6 +46,16 @@ enum Command {
     /// Run gateway + sandbox on the embedded default, place one simulated WhatsApp call to an agent
     /// phone (baresip if installed, else a built-in SIP agent), print a report; exit 1 on failure.
     Demo,
+    /// A business number's calling settings at Meta: pull, diff, push.
+    Settings {
+        /// Configuration file (default: the embedded one).
+        #[arg(long, global = true)]
+        config: Option<PathBuf>,
+        #[command(subcommand)]
+        command: callgate::settings::cli::SettingsCommand,
+    },
+    /// Where a WhatsApp user's call would ring, and why: a dry run of hours and routing rules.
+    Route(callgate::policy::dry_run::RouteArgs),
 }
 
 fn load(path: Option<&PathBuf>) -> Result<Config, config::ConfigError> {
@@ -99,6 +109,46 @@ fn main() -> ExitCode {
         Command::Demo => {
             telemetry::init_logging_at(cli.log_format, "warn");
             runtime(callgate::demo::run())
+        }
+        Command::Settings { config, command } => match load(config.as_ref()) {
+            Ok(cfg) => settings(&cfg, &command),
+            Err(e) => {
+                eprintln!("{e}");
+                ExitCode::from(2)
+            }
+        },
+        Command::Route(args) => {
+            let routed = load(args.config.as_ref())
+                .map_err(|e| e.to_string())
+                .and_then(|cfg| callgate::policy::dry_run::route(&cfg, &args));
+            match routed {
+                Ok(text) => {
+                    print!("{text}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("callgate route: {e}");
+                    ExitCode::from(2)
+                }
+            }
+        }
+    }
+}
+
+/// `callgate settings ...`: exit 0 done / in sync, 1 differences found, 2 refused or failed.
+fn settings(cfg: &Config, command: &callgate::settings::cli::SettingsCommand) -> ExitCode {
+    let Ok(rt) = tokio::runtime::Runtime::new() else {
+        eprintln!("cannot start the async runtime");
+        return ExitCode::FAILURE;
+    };
+    match rt.block_on(callgate::settings::cli::run(cfg, command)) {
+        Ok((text, status)) => {
+            print!("{text}");
+            ExitCode::from(status)
+        }
+        Err(e) => {
+            eprintln!("callgate settings: {e}");
+            ExitCode::from(2)
         }
     }
 }

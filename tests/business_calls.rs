@@ -389,3 +389,25 @@ async fn delete_hangs_up_an_api_call_and_terminates_it_at_meta() {
     assert!(closed, "the agent's call was not hung up:\n{}", pbx.log());
     t.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn business_calls_outside_hours_get_409_from_the_api_and_480_with_retry_after_over_sip() {
+    let t = common::start_with(|c| c.numbers[0].hours = Some(common::hours::closed_now())).await;
+    t.sandbox()
+        .set_permission(USER, PermissionKind::Permanent, None, true);
+    let (status, body) = place(&t, json!({"to": USER, "agent": "sip:a@127.0.0.1:5999"})).await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["error"], "outside_business_hours", "{body}");
+    assert!(body["next_allowed_at"].is_string(), "{body}");
+    let mut uac = support::sipp::Sipp::uac(
+        "uac_refused_retry.xml",
+        t.gw.sip_addr,
+        USER,
+        &[("STATUS", "480"), ("WHY", "business hours")],
+    );
+    tokio::task::spawn_blocking(move || uac.assert_success(Duration::from_secs(15)))
+        .await
+        .unwrap();
+    assert_eq!(connects_sent(&t), 0, "nothing may be sent to Meta");
+    t.shutdown().await;
+}

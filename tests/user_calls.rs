@@ -10,8 +10,8 @@ mod support;
 use std::time::{Duration, Instant};
 
 use callgate::sandbox::UserCall;
-use callgate::sandbox::phone::MediaReport;
 use callgate::sandbox::phone::audio::{dominant_frequency, rms};
+use common::calls::{ended_record, near, phone_until};
 use common::{PNID, TestGateway};
 use support::sipp::Sipp;
 
@@ -34,45 +34,6 @@ fn user_calls(t: &TestGateway) -> String {
     let mut call = UserCall::new(CALLER, PNID);
     call.contact_name = Some("Ann Example".into());
     t.sandbox().simulate_user_call(call).expect("sandbox call")
-}
-
-/// The phone's report once `cond` holds (or the last one after `within`).
-async fn phone_until(
-    t: &TestGateway,
-    id: &str,
-    within: Duration,
-    cond: impl Fn(&MediaReport) -> bool,
-) -> MediaReport {
-    let end = Instant::now() + within;
-    loop {
-        let r = t.sandbox().media_report(id).await.expect("phone report");
-        if cond(&r) || Instant::now() > end {
-            return r;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-fn near(hz: Option<f64>, expect: f64) -> bool {
-    hz.is_some_and(|h| (h - expect).abs() < 15.0)
-}
-
-/// Waits for the call record to end; returns it.
-async fn ended_record(t: &TestGateway, id: &str, within: Duration) -> callgate::store::CallRecord {
-    let end = Instant::now() + within;
-    loop {
-        if let Some(r) = t.gw.store.get_call(id).unwrap()
-            && r.ended_at_ms.is_some()
-        {
-            return r;
-        }
-        assert!(
-            Instant::now() < end,
-            "call {id} did not end; timeline: {:?}",
-            t.timeline_kinds(id)
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 /// Dominant frequency and level of what baresip heard, skipping the first `skip_s` seconds.

@@ -70,6 +70,7 @@ const REF_BIC_CALL_ID: &str = "wacid.HBgLMTY1MDMxMzM5NzQVAgARGCAwQTJCRDYwNkEzQUN
 
 /// Every fixture this file checks; a new `webhook-*.json` must be added here (and tested).
 const COVERED: &[&str] = &[
+    "webhook-account-settings-update-docs.json",
     "webhook-calls-connect-bic-bsuid-2026.json",
     "webhook-calls-connect-bic-docs-legacy.json",
     "webhook-calls-connect-bic.json",
@@ -529,4 +530,26 @@ fn one_payload_with_several_entries_and_changes_is_flattened_in_order() {
         wabas,
         ["553133154547046", "553133154547046", "1234567890987654321"]
     );
+}
+
+#[test]
+fn account_settings_update_carries_the_numbers_calling_settings() {
+    let WebhookEvent::SettingsUpdate(u) = one("webhook-account-settings-update-docs.json") else {
+        panic!("expected a settings update");
+    };
+    assert_eq!(u.waba_id, "whatsapp-business-account-id");
+    assert_eq!(u.phone_number_id, "phone-number-id");
+    assert_eq!(u.timestamp, Some(1671644824));
+    let calling = u.calling.expect("calling settings");
+    assert_eq!(
+        calling["call_hours"]["weekly_operating_hours"][1]["open_time"],
+        "0108"
+    );
+    assert_eq!(calling["sip"]["status"], "ENABLED");
+    // A settings update about something else stays `Other`.
+    let mut other: serde_json::Value =
+        serde_json::from_slice(&fixture("webhook-account-settings-update-docs.json")).unwrap();
+    other["entry"][0]["changes"][0]["value"]["type"] = "waba_settings".into();
+    let all = parse_webhook(&serde_json::to_vec(&other).unwrap()).unwrap();
+    assert!(matches!(all.as_slice(), [WebhookEvent::Other { .. }]));
 }

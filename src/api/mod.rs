@@ -1,9 +1,11 @@
 //! The operator REST API under `/v1` (bearer token from `[api] tokens`): call records and
-//! timelines, placing and hanging up business-initiated calls, call permissions; plus
-//! `GET /healthz` and `GET /metrics` (Prometheus text) without auth.
+//! timelines, placing and hanging up business-initiated calls, call permissions, business
+//! numbers' status and hours; plus `GET /healthz` and `GET /metrics` (Prometheus text) without
+//! auth.
 
 mod auth;
 mod calls;
+mod numbers;
 mod permissions;
 mod place;
 
@@ -30,6 +32,8 @@ pub struct ApiState {
     pub permissions: Arc<PermissionService>,
     /// The business numbers served: (phone number id, display number).
     pub numbers: Vec<(String, String)>,
+    /// The policy (business hours) and the numbers' settings at Meta.
+    pub settings: crate::settings::SettingsWatch,
 }
 
 impl ApiState {
@@ -58,6 +62,11 @@ pub fn router(state: ApiState, tokens: ApiTokens, metrics: PrometheusHandle) -> 
         .route(
             "/v1/permissions/{wa_id}/request",
             post(permissions::request),
+        )
+        .route("/v1/numbers/{id}/status", get(numbers::status))
+        .route(
+            "/v1/numbers/{id}/hours",
+            axum::routing::put(numbers::put_hours).delete(numbers::delete_hours),
         )
         .with_state(state)
         .layer(axum::middleware::from_fn_with_state(

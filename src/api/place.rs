@@ -1,7 +1,7 @@
 //! Placing and ending calls: `POST /v1/calls` (a business-initiated call to a WhatsApp user,
-//! bridged to an agent's SIP phone) and `DELETE /v1/calls/{id}`. The user's call permission is
-//! checked first: a denied call answers 403 (no permission) or 409 (a limit; with the next
-//! allowed time) and nothing is sent to Meta.
+//! bridged to an agent's SIP phone) and `DELETE /v1/calls/{id}`. The business hours and the
+//! user's call permission are checked first: a denied call answers 403 (no permission) or 409
+//! (outside hours, a limit; with the next allowed time) and nothing is sent to Meta.
 
 use super::{ApiState, error};
 use crate::call::{AgentBridge, BicOrigin, BridgeMode, BusinessCallParams, Input, wa_number};
@@ -68,6 +68,21 @@ pub async fn place(State(st): State<ApiState>, Json(req): Json<PlaceCall>) -> Re
             "bad_biz_opaque_callback_data",
             format!("biz_opaque_callback_data is longer than {BIZ_OPAQUE_MAX_CHARS} characters"),
         );
+    }
+    let hours = st
+        .settings
+        .policy()
+        .business_hours(&pnid, jiff::Timestamp::now());
+    if !hours.allowed {
+        return (
+            StatusCode::CONFLICT,
+            Json(json!({
+                "error": "outside_business_hours",
+                "message": hours.reason,
+                "next_allowed_at": hours.next_open.map(|t| t.to_string()),
+            })),
+        )
+            .into_response();
     }
     let verdict = st.permissions.check_call(&pnid, &to).await;
     if !verdict.allowed {

@@ -10,7 +10,8 @@ use super::outcome::Outcome;
 #[non_exhaustive]
 pub enum Action {
     /// UIC: ask the policy layer (business hours, routing) whether to take the call; answer with
-    /// [`Input::PolicyDecision`](super::Input::PolicyDecision).
+    /// [`Input::Routed`](super::Input::Routed) (where to ring) or
+    /// [`Input::PolicyDecision`](super::Input::PolicyDecision) (denied).
     CheckPolicy,
     /// BIC: ask the permission layer (call permission, business rules) whether the call may be
     /// placed; answer with [`Input::PolicyDecision`](super::Input::PolicyDecision).
@@ -64,6 +65,8 @@ pub enum Action {
 /// The INVITE to place toward the PBX for a user-initiated call.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PbxRing {
+    /// The SIP URI to ring; `None`: the route the legs were given (`Legs::set_route`).
+    pub target: Option<String>,
     /// Meta's call id (`wacid.…`), useful as a SIP header for correlation.
     pub call_id: String,
     /// The caller's WhatsApp number (`from`), if Meta sent one.
@@ -172,6 +175,15 @@ pub enum Step {
     },
     /// UIC: the PBX answered.
     PbxAnswered,
+    /// UIC: a PBX target failed (5xx, no answer, no response) and the next one is rung.
+    PbxFailover {
+        /// The target given up.
+        from: String,
+        /// How it failed.
+        failure: super::input::PbxFailure,
+        /// The target rung now.
+        to: String,
+    },
     /// The WhatsApp media leg is up.
     MediaConnected,
     /// BIC: the user's SDP answer was applied.

@@ -618,6 +618,7 @@ impl Bic {
             to: agent.target.clone(),
             cta_payload: None,
             deeplink_payload: self.params.biz_opaque.clone(),
+            target: Some(agent.target.clone()),
         }));
     }
 

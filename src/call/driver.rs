@@ -55,6 +55,8 @@ struct Task<'a> {
     meta_id_known: bool,
     /// Why the call was refused, for a SIP phone's final response.
     refusal: Refusal,
+    /// The SIP status of that refusal when it is not the machine's (480 outside hours).
+    refusal_status: Option<u16>,
 }
 
 /// A call's key and the two ends of its input channel.
@@ -92,6 +94,7 @@ pub(super) async fn drive(
                 legs
             }),
             refusal: Refusal::default(),
+            refusal_status: None,
             local: VecDeque::new(),
             in_flight: 0,
             meta_id_known: false,
@@ -216,16 +219,11 @@ impl Task<'_> {
                     None => deps.policy.business_call(self.call.phone_number_id()),
                 };
                 tracing::info!(allowed = decision.allowed, reason = %decision.reason, "policy decision");
-                if let Some(legs) = &mut self.legs {
-                    legs.set_route(decision.route.clone());
-                }
                 let detail = serde_json::json!({"allowed": decision.allowed,
-                    "reason": decision.reason, "route": decision.route});
+                    "reason": decision.reason,
+                    "targets": decision.route.as_ref().map(|r| r.targets.clone())});
                 record::decision(&deps.store, &self.key, detail).await;
-                self.local.push_back(Input::PolicyDecision {
-                    allowed: decision.allowed,
-                    reason: decision.reason,
-                });
+                self.local.push_back(decision.into_input());
             }
             Action::CheckPermission => {
                 let (allowed, reason) = self.check_business_call().await;
@@ -270,7 +268,7 @@ impl Task<'_> {
             Action::RingPbx(ring) => {
                 let out = match &mut self.legs {
                     Some(legs) => {
-                        if let Some(target) = legs.route() {
+                        if let Some(target) = ring.target.as_deref().or(legs.route()) {
                             record::sip_target(&deps.store, &self.key, target.to_string()).await;
                         }
                         legs.ring_pbx(&ring).await
@@ -327,6 +325,7 @@ impl Task<'_> {
                 }
             }
             Action::RejectPbx { status } => {
+                let status = self.refusal_status.unwrap_or(status);
                 if let Some(legs) = &mut self.legs {
                     legs.reject_pbx(status, &self.refusal).await;
                 }
@@ -341,6 +340,19 @@ impl Task<'_> {
     async fn check_business_call(&mut self) -> (bool, String) {
         let deps = self.deps;
         let pnid = self.call.phone_number_id().to_string();
+        let hours = deps.policy.business_hours(&pnid, jiff::Timestamp::now());
+        if !hours.allowed {
+            let detail = serde_json::json!({"allowed": false, "reason": hours.reason,
+                "rule": "outside_business_hours",
+                "next_allowed_at": hours.next_open.map(|t| t.to_string())});
+            record::decision(&deps.store, &self.key, detail).await;
+            self.refusal = Refusal {
+                text: hours.reason.clone(),
+                retry_after_s: hours.retry_after_secs(jiff::Timestamp::now()),
+            };
+            self.refusal_status = Some(crate::policy::BusinessHoursDecision::SIP_STATUS);
+            return (false, hours.reason);
+        }
         let policy = deps.policy.business_call(&pnid);
         if !policy.allowed {
             let detail = serde_json::json!({"allowed": false, "reason": policy.reason});

@@ -14,6 +14,14 @@ pub enum Input {
         /// Human-readable explanation, kept in the outcome when denied.
         reason: String,
     },
+    /// Answer to [`Action::CheckPolicy`](super::Action::CheckPolicy) for a user-initiated call
+    /// that may proceed, with where to ring it (a denial is a [`Input::PolicyDecision`]).
+    Routed {
+        /// Human-readable explanation (hours, the rule that matched), kept in the timeline.
+        reason: String,
+        /// The PBX targets, tried in order.
+        route: super::PbxRoute,
+    },
     /// Answer to [`Action::PrepareMedia`](super::Action::PrepareMedia): the local SDP answer.
     MediaPrepared {
         /// The SDP answer to send in `pre_accept` and, byte for byte, in `accept`.
@@ -85,6 +93,7 @@ impl Input {
     pub fn name(&self) -> &'static str {
         match self {
             Input::PolicyDecision { .. } => "policy_decision",
+            Input::Routed { .. } => "routed",
             Input::MediaPrepared { .. } => "media_prepared",
             Input::OfferCreated { .. } => "offer_created",
             Input::MediaConnected => "media_connected",

@@ -35,7 +35,8 @@ use super::uic::{Uic, UserCallParams};
 ///
 /// Every request action gets exactly one answer input: each [`Action::Graph`] one
 /// [`Input::GraphDone`] tagged with the same kind, [`Action::CheckPolicy`] and
-/// [`Action::CheckPermission`] one [`Input::PolicyDecision`], [`Action::PrepareMedia`] one
+/// [`Action::CheckPermission`] one [`Input::PolicyDecision`] (a user-initiated call that may
+/// proceed gets [`Input::Routed`] instead), [`Action::PrepareMedia`] one
 /// [`Input::MediaPrepared`] or [`Input::MediaFailed`], [`Action::CreateOffer`] one
 /// [`Input::OfferCreated`] or [`Input::MediaFailed`]. Webhooks may come twice or out of order;
 /// inputs that mean nothing in the current state produce only an

@@ -14,6 +14,7 @@ mod outcome;
 pub mod phone_calls;
 pub mod record;
 mod registry;
+mod route;
 mod teardown;
 mod uic;
 
@@ -31,6 +32,7 @@ pub use input::{
 pub use machine::{Call, CallState};
 pub use outcome::{Direction, EndReason, Outcome, Side, billing_pulses, whole_seconds};
 pub use registry::{BusinessCallHint, Registry};
+pub use route::{PbxRoute, fails_over};
 pub use uic::UserCallParams;
 
 /// Digits of a phone number in international form written with or without `+`, spaces,

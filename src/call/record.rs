@@ -211,6 +211,12 @@ fn describe(step: &Step) -> (String, serde_json::Value) {
             json!({"outcome": "error", "code": code, "message": message}),
         ),
         Step::PbxRinging { status } => ("sip.progress".into(), json!({ "status": status })),
+        Step::PbxFailover { from, failure, to } => (
+            "pbx.failover".into(),
+            json!({"from": from, "to": to,
+                   "failure": reason_code(&EndReason::PbxFailed(*failure)),
+                   "status": match failure { super::PbxFailure::ServerError(s) => Some(*s), _ => None }}),
+        ),
         Step::Ignored { input, state } => (
             "call.ignored".into(),
             json!({"input": input, "state": state}),

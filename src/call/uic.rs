@@ -11,7 +11,10 @@ use super::config::CallConfig;
 use super::input::{GraphRequestKind, Input, PbxFailure};
 use super::machine::CallState;
 use super::outcome::{Direction, EndDraft, EndReason, Side};
+use super::route::{PbxRoute, fails_over};
 use super::teardown::{Ending, Teardown, ignore};
+
+mod targets;
 
 /// What the connect webhook of a user-initiated call tells us.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -82,6 +85,9 @@ pub(crate) struct Uic {
     created_at: Instant,
     answer_deadline: Instant,
     connected_at: Option<Instant>,
+    /// Where to ring, from the policy; `target` indexes the one being rung.
+    route: PbxRoute,
+    target: usize,
     state: UicState,
 }
 
@@ -93,6 +99,8 @@ impl Uic {
             config,
             created_at: now,
             connected_at: None,
+            route: PbxRoute::default(),
+            target: 0,
             state: UicState::CheckingPolicy,
         };
         (
@@ -150,25 +158,32 @@ impl Uic {
     }
 
     fn checking_policy(&mut self, now: Instant, input: Input, out: &mut Vec<Action>) -> UicState {
-        match input {
-            Input::PolicyDecision { allowed, reason } => {
-                out.push(Action::Record(Step::PolicyChecked {
-                    allowed,
-                    reason: reason.clone(),
-                }));
-                if allowed {
-                    out.push(Action::PrepareMedia {
-                        offer: self.params.offer_sdp.clone(),
-                    });
-                    UicState::PreparingMedia
-                } else {
-                    let draft = EndDraft::new(now, EndReason::Denied { reason }, Side::Business);
-                    self.reject(now, draft, out)
-                }
-            }
+        let (allowed, reason, route) = match input {
+            Input::PolicyDecision { allowed, reason } => (allowed, reason, PbxRoute::default()),
+            Input::Routed { reason, route } => (true, reason, route),
             other => {
-                self.before_answer(now, other, "checking_policy", UicState::CheckingPolicy, out)
+                return self.before_answer(
+                    now,
+                    other,
+                    "checking_policy",
+                    UicState::CheckingPolicy,
+                    out,
+                );
             }
+        };
+        out.push(Action::Record(Step::PolicyChecked {
+            allowed,
+            reason: reason.clone(),
+        }));
+        if allowed {
+            self.route = route;
+            out.push(Action::PrepareMedia {
+                offer: self.params.offer_sdp.clone(),
+            });
+            UicState::PreparingMedia
+        } else {
+            let draft = EndDraft::new(now, EndReason::Denied { reason }, Side::Business);
+            self.reject(now, draft, out)
         }
     }
 
@@ -185,10 +200,7 @@ impl Uic {
                 UicState::Answering(Answering {
                     answer_sdp,
                     pre_accepted: false,
-                    pbx: PbxLeg::Trying {
-                        setup_deadline: now + self.config.pbx_setup_timeout,
-                        ring_deadline: now + self.config.pbx_ring_timeout,
-                    },
+                    pbx: self.trying(now),
                     media_up: false,
                 })
             }
@@ -281,6 +293,9 @@ impl Uic {
                 self.try_accept(a, out)
             }
             Input::PbxFailed(kind) if a.pbx != PbxLeg::Answered => {
+                if fails_over(kind) && self.has_next_target() {
+                    return self.fail_over(now, a, kind, out);
+                }
                 let draft = EndDraft::new(now, EndReason::PbxFailed(kind), Side::Business);
                 self.reject(now, draft, out)
             }
@@ -343,6 +358,16 @@ impl Uic {
             return UicState::Answering(a);
         };
         release_pbx(a.pbx, out);
+        let failure = match what {
+            Expiry::PbxSetup => Some(PbxFailure::Unreachable),
+            Expiry::PbxRing => Some(PbxFailure::Timeout),
+            Expiry::AnswerWindow => None,
+        };
+        if let Some(failure) = failure
+            && self.has_next_target()
+        {
+            return self.fail_over(now, a, failure, out);
+        }
         let draft = match what {
             Expiry::PbxSetup => EndDraft::new(
                 now,
@@ -360,7 +385,7 @@ impl Uic {
             )
             .detail(format!(
                 "the PBX did not answer within {}",
-                secs(self.config.pbx_ring_timeout)
+                secs(self.ring_timeout())
             )),
             Expiry::AnswerWindow => self.answer_window_expired(now),
         };
@@ -464,6 +489,7 @@ impl Uic {
     fn pbx_ring(&self) -> PbxRing {
         let p = &self.params;
         PbxRing {
+            target: self.route.targets.get(self.target).cloned(),
             call_id: p.call_id.clone(),
             from: p.from.clone(),
             from_user_id: p.from_user_id.clone(),

@@ -32,6 +32,8 @@ pub struct Intake {
     pub answer_window: Duration,
     /// Call permissions: replies and user messages update them.
     pub permissions: Arc<PermissionService>,
+    /// The view of the numbers' settings at Meta (`account_settings_update`).
+    pub settings: crate::settings::SettingsWatch,
 }
 
 /// The user's side of a business-initiated call's webhook: the party that is not the business
@@ -154,6 +156,7 @@ impl Intake {
                 .await;
             }
             WebhookEvent::CallTerminate(t) => self.terminate(t).await,
+            WebhookEvent::SettingsUpdate(u) => count(name, self.settings.on_webhook(u)),
             WebhookEvent::CallStatus(s) => {
                 let status = match &s.status {
                     CallStatusKind::Ringing => Some(MetaCallStatus::Ringing),

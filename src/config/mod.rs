@@ -11,6 +11,7 @@ mod load;
 mod secret;
 mod validate;
 
+pub(crate) use load::Seg;
 pub use load::{ConfigError, ConfigProblem, load_file, load_str};
 pub use secret::Secret;
 pub use validate::parse_net;
@@ -251,6 +252,9 @@ pub struct RoutingConfig {
     /// it, user-initiated calls are declined with that reason.
     #[serde(default)]
     pub default: Option<String>,
+    /// Ordered `[[routing.rules]]`, tried before the default (see `policy::routing`).
+    #[serde(default)]
+    pub rules: Vec<crate::policy::routing::RoutingRule>,
 }
 
 /// `[http]`
@@ -303,6 +307,19 @@ pub struct NumberConfig {
     pub phone_number_id: String,
     /// The number as people dial it, digits only (e.g. `15550001234`).
     pub display_phone_number: String,
+    /// Business hours in Meta's `call_hours` shape (`[numbers.hours]`); none: always open.
+    #[serde(default)]
+    pub hours: Option<crate::policy::hours::CallHours>,
+    /// A WhatsApp user's call outside business hours: `"reject"` (the default) or the SIP URI of
+    /// an after-hours target (voicemail, IVR).
+    #[serde(default)]
+    pub after_hours: Option<String>,
+    /// Business-initiated calls outside business hours: `"refuse"` (the default) or `"allow"`.
+    #[serde(default)]
+    pub business_calls_after_hours: crate::policy::BusinessCallsAfterHours,
+    /// The calling settings `callgate settings push` keeps at Meta (`[numbers.calling]`).
+    #[serde(default)]
+    pub calling: Option<crate::settings::CallingSettings>,
 }
 
 /// `[api]`

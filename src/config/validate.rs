@@ -240,6 +240,11 @@ pub(super) fn validate(cfg: &Config) -> Vec<(Vec<Seg>, String)> {
         }
     }
 
+    // Business hours, after-hours actions, routing rules, calling settings (src/policy).
+    for (path, msg) in crate::policy::config_problems(cfg) {
+        problem(path, msg);
+    }
+
     if cfg.sandbox.enabled {
         let expected = format!("http://{}", cfg.sandbox.listen);
         if cfg.meta.graph_base_url.trim_end_matches('/') != expected {

@@ -18,6 +18,7 @@ fn cfg() -> LegConfig {
 
 fn ring() -> PbxRing {
     PbxRing {
+        target: None,
         call_id: "wacid.ABC".into(),
         from: Some("15551234567".into()),
         from_user_id: None,

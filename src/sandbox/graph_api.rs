@@ -82,9 +82,7 @@ async fn get_settings(
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
-    let result = sb
-        .authorize(&headers, &pnid)
-        .map(|()| sb.lock().settings.get(&pnid).cloned().unwrap_or_default());
+    let result = sb.handle_get_settings(&headers, &pnid);
     sb.finish(Method::GET, &uri, &[], result)
 }
 
@@ -195,7 +193,7 @@ impl Sandbox {
     }
 
     /// Bearer token (else 401/190), then a known phone number id (else 400/100).
-    fn authorize(&self, headers: &HeaderMap, pnid: &str) -> Result<(), MetaError> {
+    pub(super) fn authorize(&self, headers: &HeaderMap, pnid: &str) -> Result<(), MetaError> {
         let token = headers
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
@@ -544,45 +542,5 @@ impl Sandbox {
                 {"action_name": "start_call", "can_perform_action": can_call, "limits": [calls_day]},
             ],
         }))
-    }
-
-    fn handle_post_settings(&self, headers: &HeaderMap, pnid: &str, raw: &[u8]) -> GraphResult {
-        self.authorize(headers, pnid)?;
-        let body = parse_json(raw)?;
-        let calling = body
-            .get("calling")
-            .and_then(Value::as_object)
-            .ok_or_else(|| MetaError::new(100, "(#100) The parameter calling is required."))?;
-        for key in ["status", "callback_permission_status"] {
-            if let Some(v) = calling.get(key)
-                && !matches!(v.as_str(), Some("ENABLED" | "DISABLED"))
-            {
-                return Err(MetaError::invalid_parameter(format!(
-                    "calling.{key} must be ENABLED or DISABLED"
-                )));
-            }
-        }
-        if let Some(sip) = calling.get("sip") {
-            let servers = sip["servers"].as_array().map_or(0, Vec::len);
-            if sip["status"] == "ENABLED" && servers == 0 {
-                return Err(MetaError::invalid_parameter(
-                    "calling.sip.status ENABLED needs at least one server in calling.sip.servers",
-                ));
-            }
-        }
-        // Each posted `calling` field replaces the stored one (call_hours wholesale), the others
-        // are kept, as on Meta.
-        let mut st = self.lock();
-        let stored = st
-            .settings
-            .entry(pnid.to_string())
-            .or_insert_with(|| json!({}));
-        if !stored["calling"].is_object() {
-            stored["calling"] = json!({});
-        }
-        for (k, v) in calling {
-            stored["calling"][k] = v.clone();
-        }
-        Ok(json!({"success": true}))
     }
 }

@@ -17,6 +17,7 @@ pub mod media;
 pub mod meta_error;
 pub mod phone;
 pub mod sdp;
+pub mod settings;
 pub mod state;
 pub mod webhook_sender;
 pub mod webhooks;

@@ -94,7 +94,8 @@ CREATE INDEX call_events_by_call ON call_events (call_id, at_ms, seq);
     },
     Migration {
         version: 2,
-        description: "call permissions per (number, user); each call's policy decision and Meta call id",
+        description: "call permissions per (number, user); each call's policy decision and Meta \
+                      call id; business hours set through the operator API",
         sql: r#"
 CREATE TABLE call_permissions (
     phone_number_id TEXT    NOT NULL,
@@ -106,6 +107,11 @@ CREATE TABLE call_permissions (
 ALTER TABLE calls ADD COLUMN decision TEXT;
 ALTER TABLE calls ADD COLUMN meta_call_id TEXT;
 CREATE INDEX calls_meta_call_id ON calls (meta_call_id) WHERE meta_call_id IS NOT NULL;
+CREATE TABLE number_hours (
+    phone_number_id TEXT    PRIMARY KEY,
+    hours_json      TEXT    NOT NULL,
+    updated_at_ms   INTEGER NOT NULL
+) WITHOUT ROWID;
 "#,
     },
 ];

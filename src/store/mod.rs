@@ -1,5 +1,6 @@
 //! The call store: one embedded SQLite database holding the webhook inbox, webhook dedupe keys and
-//! call tombstones, call records and per-call event timelines, with versioned schema migrations.
+//! call tombstones, call records and per-call event timelines, business hours set through the
+//! operator API, with versioned schema migrations.
 //!
 //! [`Store`] is a cheap-to-clone handle (`Arc<Mutex<Connection>>`) that is `Send + Sync`. Its methods
 //! are synchronous: each takes the lock, runs one short statement or transaction and returns. Single
@@ -21,6 +22,7 @@ mod dedupe;
 mod error;
 mod inbox;
 pub mod migrations;
+mod number_hours;
 mod permissions;
 mod pricing;
 mod timeline;
@@ -36,6 +38,7 @@ pub use call_query::{CallQuery, MAX_LIST_LIMIT};
 pub use calls::{CallRecord, Direction, ENDED_STATE};
 pub use error::StoreError;
 pub use inbox::InboxRow;
+pub use number_hours::NumberHoursRow;
 pub use pricing::{PULSE_SECONDS, billing_pulses, pulses_for_duration};
 pub use timeline::TimelineEvent;
 

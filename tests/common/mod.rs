@@ -2,6 +2,10 @@
 //! ports with a throw-away store, and helpers to sign and post webhooks like Meta.
 #![allow(dead_code)]
 
+pub mod calls;
+pub mod hours;
+pub mod settings;
+
 use callgate::cloud::signature::sign;
 use callgate::config::Config;
 use callgate::gateway::Gateway;

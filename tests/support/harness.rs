@@ -13,6 +13,7 @@ use tokio::time::Instant;
 /// The ring used by the tests (values checked by `uas_headers.xml`).
 pub fn ring() -> PbxRing {
     PbxRing {
+        target: None,
         call_id: "wacid.HDRTEST".into(),
         from: Some("15551234567".into()),
         from_user_id: None,

@@ -22,6 +22,7 @@
 
 mod env;
 mod pbx_side;
+mod retire;
 mod wa_side;
 
 pub use env::LegsEnv;
@@ -327,9 +328,15 @@ impl Legs {
         out
     }
 
-    /// UIC: sends the INVITE for `ring` to the route target, with an RTP socket of our own.
+    /// UIC: sends the INVITE for `ring` to its target (else the route target), with an RTP
+    /// socket of our own. A PBX leg already there (failover) is retired first.
     pub async fn ring_pbx(&mut self, ring: &PbxRing) -> Vec<LegOutput> {
-        let Some(target) = self.route.clone() else {
+        if let Some(old) = self.pbx.take() {
+            retire::retire(old);
+            self.rtp = None;
+            self.bridge = None;
+        }
+        let Some(target) = ring.target.clone().or_else(|| self.route.clone()) else {
             return vec![
                 LegOutput::Note("pbx.failed", json!({"detail": "no route to ring"})),
                 LegOutput::Input(Input::PbxFailed(PbxFailure::NotFound)),

@@ -16,6 +16,7 @@ fn agent_ring() -> PbxRing {
         to: AGENT.into(),
         cta_payload: None,
         deeplink_payload: Some("agent-42".into()),
+        target: Some(AGENT.into()),
     }
 }
 

@@ -3,6 +3,7 @@
 
 mod bic_agent_flows;
 mod bic_flows;
+mod failover;
 mod uic_flows;
 
 use std::time::{Duration, Instant};

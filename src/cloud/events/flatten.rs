@@ -9,6 +9,7 @@ use super::call_status::CallStatus;
 use super::error::WebhookParseError;
 use super::message::MessageEvent;
 use super::party::Origin;
+use super::settings_update::SettingsUpdate;
 use super::{WebhookEvent, wire};
 
 /// The `object` of every WhatsApp Business webhook.
@@ -21,6 +22,8 @@ pub const WHATSAPP_OBJECT: &str = "whatsapp_business_account";
 ///   transcription) and per `statuses[]` item with `type: "call"`;
 /// - `messages` changes give one event per `messages[]` item (call permission reply, or any other
 ///   user message);
+/// - `account_settings_update` changes about a phone number give one
+///   [`WebhookEvent::SettingsUpdate`];
 /// - anything else (an unknown `field` such as `account_update`, an unknown call `event`, a message
 ///   delivery status, a known change with no items) gives [`WebhookEvent::Other`], never an error.
 ///
@@ -58,6 +61,12 @@ fn flatten_change(
     out: &mut Vec<WebhookEvent>,
 ) -> Result<(), serde_json::Error> {
     let wire::Change { field, value } = change;
+    if field == "account_settings_update"
+        && let Some(update) = SettingsUpdate::from_value(waba_id, &value)
+    {
+        out.push(WebhookEvent::SettingsUpdate(update));
+        return Ok(());
+    }
     if field != "calls" && field != "messages" {
         let phone_number_id = value
             .pointer("/metadata/phone_number_id")

@@ -1,6 +1,6 @@
 //! The typed model of Meta's WhatsApp webhook payloads and [`parse_webhook`], which flattens a
 //! signed POST body into [`WebhookEvent`]s: call connect/terminate/status, the 2026 recording and
-//! transcription notices, call permission replies and other user messages.
+//! transcription notices, call permission replies and other user messages, and settings updates.
 //!
 //! Files: `wire` mirrors the JSON (lenient: unknown fields ignored, numbers as strings or integers,
 //! terminate `status` as a string or an array); `flatten` walks the envelope; `call`,
@@ -14,6 +14,7 @@ mod error;
 mod flatten;
 mod message;
 mod party;
+mod settings_update;
 mod wire;
 
 #[cfg(test)]
@@ -28,6 +29,7 @@ pub use message::{
     CallPermissionReply, PermissionResponse, ReplyContext, ResponseSource, UserMessage,
 };
 pub use party::{Contact, Origin, Party};
+pub use settings_update::SettingsUpdate;
 
 /// One thing that happened, taken from one item of a webhook payload.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,8 +50,10 @@ pub enum WebhookEvent {
     CallPermissionReply(CallPermissionReply),
     /// Any other `messages[]` item: the user wrote to the business (opens the service window).
     UserMessage(UserMessage),
+    /// `account_settings_update` about a phone number: its settings changed at Meta.
+    SettingsUpdate(SettingsUpdate),
     /// Something callgate does not act on: a change with another `field` (`account_update`,
-    /// `account_settings_update`, ...), an unknown call `event`, a message delivery status, or a
+    /// an `account_settings_update` not about a phone number, ...), an unknown call `event`, a message delivery status, or a
     /// `calls`/`messages` change with no items. Kept so it can be logged and counted.
     Other {
         /// `entry[].id`: the WhatsApp Business Account id.
@@ -70,7 +74,10 @@ impl WebhookEvent {
     /// A stable key for idempotent processing (Meta delivers at least once):
     /// `call:{id}:connect`, `call:{id}:terminate`, `call:{id}:status:{STATUS}` (upper case),
     /// `call:{id}:call_recording_available`, `call:{id}:call_transcription_available`,
-    /// `msg:{id}` for messages. `None` for [`WebhookEvent::Other`], which callgate does not act on.
+    /// `msg:{id}` for messages, `settings:{phone_number_id}:{timestamp}:{content hash}` for a
+    /// settings update (two changes within one second differ by content).
+    /// `None` for [`WebhookEvent::Other`], which callgate does not act on, and for a settings
+    /// update without a timestamp (applying one twice is harmless).
     pub fn dedupe_key(&self) -> Option<String> {
         Some(match self {
             Self::CallConnect(c) => format!("call:{}:connect", c.call_id),
@@ -84,6 +91,7 @@ impl WebhookEvent {
             }
             Self::CallPermissionReply(r) => format!("msg:{}", r.message_id),
             Self::UserMessage(m) => format!("msg:{}", m.id),
+            Self::SettingsUpdate(u) => return u.dedupe_key(),
             Self::Other { .. } => return None,
         })
     }
@@ -98,7 +106,10 @@ impl WebhookEvent {
             Self::CallStatus(s) => Some(&s.call_id),
             Self::CallRecordingAvailable(r) => Some(&r.call_id),
             Self::CallTranscriptionAvailable(t) => Some(&t.call_id),
-            Self::CallPermissionReply(_) | Self::UserMessage(_) | Self::Other { .. } => None,
+            Self::CallPermissionReply(_)
+            | Self::UserMessage(_)
+            | Self::SettingsUpdate(_)
+            | Self::Other { .. } => None,
         }
     }
 
@@ -113,7 +124,7 @@ impl WebhookEvent {
             Self::CallTranscriptionAvailable(t) => Some(&t.origin),
             Self::CallPermissionReply(r) => Some(&r.origin),
             Self::UserMessage(m) => Some(&m.origin),
-            Self::Other { .. } => None,
+            Self::SettingsUpdate(_) | Self::Other { .. } => None,
         }
     }
 
@@ -128,6 +139,7 @@ impl WebhookEvent {
             Self::CallTranscriptionAvailable(t) => Some(t.timestamp),
             Self::CallPermissionReply(r) => Some(r.timestamp),
             Self::UserMessage(m) => Some(m.timestamp),
+            Self::SettingsUpdate(u) => u.timestamp,
             Self::Other { .. } => None,
         }
     }
@@ -142,6 +154,7 @@ impl WebhookEvent {
             Self::CallTranscriptionAvailable(_) => "call_transcription_available",
             Self::CallPermissionReply(_) => "call_permission_reply",
             Self::UserMessage(_) => "user_message",
+            Self::SettingsUpdate(_) => "settings_update",
             Self::Other { .. } => "other",
         }
     }
