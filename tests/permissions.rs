@@ -301,3 +301,41 @@ async fn four_unanswered_calls_revoke_the_permission_and_the_fifth_is_refused() 
     assert_eq!(connects(&t), 4, "the fifth call reached Meta");
     t.shutdown().await;
 }
+
+#[tokio::test]
+async fn rate_limited_permission_lookup_falls_back_on_local_state_and_backs_off() {
+    let t = common::start_with(|c| c.permissions.cache_ttl_s = 1).await;
+    t.sandbox()
+        .set_permission(USER, PermissionKind::Permanent, None, true);
+    // Meta answers 613 (call_permissions rate limit) to the next lookups.
+    let lookups = |t: &TestGateway| {
+        t.sandbox()
+            .requests()
+            .iter()
+            .filter(|r| r.path.contains("call_permissions"))
+            .count()
+    };
+    common::eventually("the reply webhook is applied", || {
+        t.gw.store
+            .permission_state(common::PNID, USER)
+            .unwrap()
+            .is_some_and(|s| s["grant"]["status"] == "permanent")
+    })
+    .await;
+    // The Graph client retries a rate limit a few times before giving up: every try gets 613.
+    for _ in 0..6 {
+        t.sandbox().inject_fault("call_permissions", 613);
+    }
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let p = permission(&t).await;
+    assert_eq!(p["call"]["allowed"], true, "local state decides: {p}");
+    let after_613 = lookups(&t);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    permission(&t).await;
+    assert_eq!(
+        lookups(&t),
+        after_613,
+        "Meta was asked again within the back-off after 613"
+    );
+    t.shutdown().await;
+}

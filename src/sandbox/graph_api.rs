@@ -502,7 +502,13 @@ impl Sandbox {
             .filter(|u| !u.is_empty())
             .ok_or_else(|| MetaError::new(100, "(#100) The parameter user_wa_id is required."))?;
         let now = Instant::now();
-        let st = self.lock();
+        let mut st = self.lock();
+        if let Some(code) = st.take_fault("call_permissions") {
+            return Err(MetaError::new(
+                code,
+                format!("(#{code}) failure injected through the sandbox control API"),
+            ));
+        }
         let perm = st
             .permissions
             .get(user.as_str())

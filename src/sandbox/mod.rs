@@ -248,8 +248,9 @@ impl Sandbox {
         self.lock().calls_in_order()
     }
 
-    /// Makes the next `/calls` request with `action` fail with Meta's error `code` (tests of the
-    /// gateway's failure paths; `POST /sandbox/faults` on the control API).
+    /// Makes the next `/calls` request with `action` (or the next `GET call_permissions` when
+    /// `action` is `call_permissions`) fail with Meta's error `code` (tests of the gateway's
+    /// failure paths; `POST /sandbox/faults` on the control API).
     pub fn inject_fault(&self, action: &str, code: u32) {
         self.lock()
             .faults
