@@ -332,8 +332,12 @@ impl Bic {
                 self.terminate(now, draft, true, out)
             }
             Input::Timeout => BicState::JoiningAgent { deadline },
-            // The user left while the agent rang, or the operator hangs up.
-            other => self.connected(now, other, out),
+            // As once connected (the user leaving, the operator hanging up, a late ACCEPTED),
+            // except that the call stays here until the agent answers.
+            other => match self.connected(now, other, out) {
+                BicState::Connected => BicState::JoiningAgent { deadline },
+                next => next,
+            },
         }
     }
 

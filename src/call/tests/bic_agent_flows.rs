@@ -146,6 +146,17 @@ fn user_first_connects_when_the_agent_answers() {
 }
 
 #[test]
+fn user_first_accepted_status_while_the_agent_rings_keeps_waiting_for_the_agent() {
+    let mut h = user_first_joining();
+    let out = h.feed(Input::MetaStatus(MetaCallStatus::Accepted));
+    assert!(protocol(&out).is_empty());
+    assert_eq!(h.call.state(), CallState::RingingAgent);
+    let out = h.feed(Input::PbxAnswered);
+    assert_eq!(protocol(&out), vec![Action::StartAudio]);
+    assert_eq!(h.call.state(), CallState::Connected);
+}
+
+#[test]
 fn user_first_agent_busy_terminates_the_user_call() {
     let mut h = user_first_joining();
     let out = h.feed(Input::PbxFailed(PbxFailure::Busy));
