@@ -43,6 +43,19 @@ impl Baresip {
         codecs: &str,
         account_params: &str,
     ) -> anyhow::Result<Baresip> {
+        // The ports are free when chosen, not reserved: another process may take one before
+        // baresip binds it. A start that fails that way is tried again on new ports.
+        let mut last = None;
+        for _ in 0..3 {
+            match Self::start_once(answermode, codecs, account_params) {
+                Ok(b) => return Ok(b),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.expect("three attempts"))
+    }
+
+    fn start_once(answermode: &str, codecs: &str, account_params: &str) -> anyhow::Result<Baresip> {
         let bin =
             which("baresip").context("baresip is not installed (apt-get install baresip-core)")?;
         let dir = tempfile::tempdir().context("temporary directory for baresip")?;
