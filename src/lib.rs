@@ -7,6 +7,7 @@
 //! - [`sandbox`]: an offline stand-in for Meta's Cloud API;
 //! - [`api`]: the operator REST API;
 //! - [`agent`]: a minimal SIP answering agent (the demo's and the load generator's far end);
+//! - [`loadtest`]: the load generator (`callgate loadtest`);
 //! - [`config`] and [`telemetry`]: configuration, logs and metrics.
 #![forbid(unsafe_code)]
 
@@ -17,6 +18,7 @@ pub mod cloud;
 pub mod config;
 pub mod demo;
 pub mod gateway;
+pub mod loadtest;
 pub mod media;
 pub mod pbx;
 pub mod policy;

@@ -1,4 +1,4 @@
-//! The `callgate` command line: `run`, `check-config`, `sandbox`, `demo`.
+//! The `callgate` command line: `run`, `check-config`, `sandbox`, `demo`, `loadtest`.
 #![forbid(unsafe_code)]
 
 use callgate::config::{self, Config};
@@ -46,6 +46,11 @@ enum Command {
     /// Run gateway + sandbox on the embedded default, place one simulated WhatsApp call to an agent
     /// phone (baresip if installed, else a built-in SIP agent), print a report; exit 1 on failure.
     Demo,
+    // --- loadtest (perf branch) ---
+    /// Drive many concurrent calls through a callgate (started for the run, or --attach) and
+    /// report its CPU and memory per call, set-up times, added latency and loss.
+    Loadtest(Box<callgate::loadtest::cli::LoadtestArgs>),
+    // --- end loadtest ---
 }
 
 fn load(path: Option<&PathBuf>) -> Result<Config, config::ConfigError> {
@@ -100,6 +105,24 @@ fn main() -> ExitCode {
             telemetry::init_logging_at(cli.log_format, "warn");
             runtime(callgate::demo::run())
         }
+        // --- loadtest (perf branch) ---
+        Command::Loadtest(args) => {
+            telemetry::init_logging_at(cli.log_format, "warn");
+            match tokio::runtime::Runtime::new()
+                .map(|rt| rt.block_on(callgate::loadtest::cli::command(*args)))
+            {
+                Ok(Ok(true)) => ExitCode::SUCCESS,
+                Ok(Ok(false)) => ExitCode::from(1),
+                Ok(Err(e)) => {
+                    eprintln!("callgate loadtest: {e:#}");
+                    ExitCode::from(2)
+                }
+                Err(e) => {
+                    eprintln!("cannot start the async runtime: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        } // --- end loadtest ---
     }
 }
 
