@@ -235,6 +235,9 @@ impl LoadPhone {
             self.report.error = Some(e.to_string());
             return false;
         }
+        // str0m packetizes written media on its next timeout: do it now, so the frame leaves
+        // in this drain rather than on the next wake-up.
+        self.handle_timeout(now);
         self.report.frames_out += 1;
         if let Some(p) = &self.probe {
             p.phone_sent(n as u64, n % self.tone.loop_len(), now);
