@@ -24,7 +24,8 @@ const ECHO_CHECK: Duration = Duration::from_millis(250);
 pub trait RtpTap: Send + Sync {
     /// An RTP packet arrived from the caller.
     fn received(&self, packet: &RtpPacket<'_>, at: Instant);
-    /// An RTP packet carrying `payload` left for the caller.
+    /// An RTP packet carrying `payload` is about to leave for the caller (called before the
+    /// send, so that a reply cannot overtake it).
     fn sent(&self, payload: &[u8], at: Instant);
 }
 
@@ -87,10 +88,13 @@ pub(super) async fn run(
                         }
                     }
                 }
-                if cfg.audio == AgentAudio::Echo && socket.try_send_to(&buf[..n], from).is_ok() {
-                    c.packets_out += 1;
+                if cfg.audio == AgentAudio::Echo {
+                    // Shown to the tap before it leaves: the reply may come back first.
                     if let Some(t) = &tap {
                         t.sent(p.payload, Instant::now());
+                    }
+                    if socket.try_send_to(&buf[..n], from).is_ok() {
+                        c.packets_out += 1;
                     }
                 }
             }
@@ -104,12 +108,12 @@ pub(super) async fn run(
                 let Some((len, ticks)) = codec.tone_frame(hz, phase, &mut payload) else { continue };
                 phase += FRAME;
                 let header = out.audio(pt, c.packets_out == 0, ticks);
-                if let Ok(n) = header.write(&payload[..len], &mut tx)
-                    && socket.try_send_to(&tx[..n], to).is_ok()
-                {
-                    c.packets_out += 1;
+                if let Ok(n) = header.write(&payload[..len], &mut tx) {
                     if let Some(t) = &tap {
                         t.sent(&payload[..len], Instant::now());
+                    }
+                    if socket.try_send_to(&tx[..n], to).is_ok() {
+                        c.packets_out += 1;
                     }
                 }
             }

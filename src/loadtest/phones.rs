@@ -63,7 +63,7 @@ impl Phones {
             .generate_certificate();
         let mut senders = Vec::new();
         for _ in 0..workers.max(1) {
-            let socket = UdpSocket::bind(SocketAddr::new(ip, 0)).await?;
+            let socket = bind_large(SocketAddr::new(ip, 0))?;
             let (tx, rx) = mpsc::unbounded_channel();
             let w = Worker {
                 local: socket.local_addr()?,
@@ -265,6 +265,18 @@ impl Worker {
             }
         }
     }
+}
+
+/// Receive buffer of a worker's socket: hundreds of calls' packets arrive on it, and a stall
+/// of the generator must not drop them (the OS caps it at `net.core.rmem_max`).
+const RECV_BUFFER: usize = 4 << 20;
+
+/// A UDP socket on `addr` with a [`RECV_BUFFER`] receive buffer.
+pub(super) fn bind_large(addr: SocketAddr) -> std::io::Result<UdpSocket> {
+    let socket = std::net::UdpSocket::bind(addr)?;
+    socket2::SockRef::from(&socket).set_recv_buffer_size(RECV_BUFFER)?;
+    socket.set_nonblocking(true)?;
+    UdpSocket::from_std(socket)
 }
 
 fn send(socket: &UdpSocket, to: SocketAddr, bytes: &[u8]) {
