@@ -8,6 +8,7 @@
 //! - [`api`]: the operator REST API;
 //! - [`agent`]: a minimal SIP answering agent (the demo's and the load generator's far end);
 //! - [`policy`] and [`settings`]: business hours, routing, and the number's settings at Meta;
+//! - [`loadtest`]: the load generator (`callgate loadtest`);
 //! - [`config`] and [`telemetry`]: configuration, logs and metrics.
 #![forbid(unsafe_code)]
 
@@ -18,6 +19,7 @@ pub mod cloud;
 pub mod config;
 pub mod demo;
 pub mod gateway;
+pub mod loadtest;
 pub mod media;
 pub mod pbx;
 pub mod policy;

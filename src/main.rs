@@ -1,4 +1,5 @@
-//! The `callgate` command line: `run`, `check-config`, `sandbox`, `demo`, `settings`, `route`.
+//! The `callgate` command line: `run`, `check-config`, `sandbox`, `demo`, `settings`, `route`,
+//! `loadtest`.
 #![forbid(unsafe_code)]
 
 use callgate::config::{self, Config};
@@ -56,6 +57,9 @@ enum Command {
     },
     /// Where a WhatsApp user's call would ring, and why: a dry run of hours and routing rules.
     Route(callgate::policy::dry_run::RouteArgs),
+    /// Drive many concurrent calls through a callgate (started for the run, or --attach) and
+    /// report its CPU and memory per call, set-up times, added latency and loss.
+    Loadtest(Box<callgate::loadtest::cli::LoadtestArgs>),
 }
 
 fn load(path: Option<&PathBuf>) -> Result<Config, config::ConfigError> {
@@ -129,6 +133,23 @@ fn main() -> ExitCode {
                 Err(e) => {
                     eprintln!("callgate route: {e}");
                     ExitCode::from(2)
+                }
+            }
+        }
+        Command::Loadtest(args) => {
+            telemetry::init_logging_at(cli.log_format, "warn");
+            match tokio::runtime::Runtime::new()
+                .map(|rt| rt.block_on(callgate::loadtest::cli::command(*args)))
+            {
+                Ok(Ok(true)) => ExitCode::SUCCESS,
+                Ok(Ok(false)) => ExitCode::from(1),
+                Ok(Err(e)) => {
+                    eprintln!("callgate loadtest: {e:#}");
+                    ExitCode::from(2)
+                }
+                Err(e) => {
+                    eprintln!("cannot start the async runtime: {e}");
+                    ExitCode::FAILURE
                 }
             }
         }

@@ -9,7 +9,6 @@ use std::sync::{Arc, Mutex};
 
 use callgate_sip::message::{self, raw_header};
 use callgate_sip::rsip::{Method, Request, SipMessage};
-use callgate_sip::sdp_negotiation::CodecKind;
 use tokio::net::UdpSocket;
 
 use super::{AgentCall, AgentConfig, Calls, lock, media};
@@ -108,7 +107,7 @@ async fn on_invite(
     };
     let port = rtp.local_addr().map(|a| a.port()).unwrap_or_default();
     let offer = String::from_utf8_lossy(&req.body).into_owned();
-    let mut media = PbxMedia::new(cfg.ip, port, &[CodecKind::Pcmu]);
+    let mut media = PbxMedia::new(cfg.ip, port, &cfg.codecs);
     let Ok((answer, negotiated)) = media.answer(&offer) else {
         return reply(socket, &req, 488, from).await;
     };
@@ -151,8 +150,7 @@ async fn on_invite(
         if let Some(c) = lock(&calls).get_mut(&call_id) {
             c.answered = true;
         }
-        let te_pt = negotiated.telephone_event.map(|t| t.payload_type);
-        media::run(rtp, negotiated.remote, te_pt, cfg, call_id, calls).await;
+        media::run(rtp, &negotiated, cfg, call_id, calls).await;
     });
 }
 

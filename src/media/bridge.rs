@@ -8,7 +8,9 @@
 //!   handled when multiplexed).
 //! - Every 20 ms -> [`Bridge::tick`] -> exactly one frame for WhatsApp: the PBX audio, a DTMF
 //!   packet, or comfort silence, so WhatsApp never goes without media (Meta ends calls after
-//!   20 s / 30 s without it), including before `accept` and while the PBX holds the call.
+//!   20 s / 30 s without it), including before `accept` and while the PBX holds the call. When
+//!   [`Bridge::wa_frame_ready`] says PBX audio or DTMF is waiting, the caller ticks at once
+//!   instead of waiting for its clock (no added delay toward WhatsApp).
 //!   Also every 20 ms -> [`Bridge::pbx_dtmf_tick`]: the PBX-bound DTMF packet of a slot that
 //!   no WhatsApp audio frame filled (WhatsApp's digits replace its audio frames).
 //!
@@ -30,6 +32,7 @@ use super::rtcp::{self, ReportBlock, RtcpPacket, SenderInfo};
 use super::rtp::{OutboundStream, RtpError, RtpPacket, looks_like_rtcp};
 use super::stats::{CodecImpairment, DirectionStats, MediaStats, RxTracker, estimate_mos};
 use super::transcoder::Transcoder;
+use ring::FrameRing;
 
 /// WhatsApp's Opus clock: 20 ms = 960 ticks.
 const WA_FRAME_TICKS: u32 = 960;
@@ -128,52 +131,6 @@ pub struct WaFrame<'a> {
     pub marker: bool,
 }
 
-/// Fixed ring of Opus frames (PBX passthrough towards WhatsApp).
-struct FrameRing {
-    bufs: Vec<[u8; MAX_OPUS_PACKET]>,
-    lens: [usize; MAX_QUEUED_FRAMES],
-    head: usize,
-    len: usize,
-}
-
-impl FrameRing {
-    fn new() -> Self {
-        Self {
-            bufs: vec![[0; MAX_OPUS_PACKET]; MAX_QUEUED_FRAMES],
-            lens: [0; MAX_QUEUED_FRAMES],
-            head: 0,
-            len: 0,
-        }
-    }
-
-    fn push(&mut self, frame: &[u8]) {
-        if self.len == MAX_QUEUED_FRAMES {
-            self.head = (self.head + 1) % MAX_QUEUED_FRAMES;
-            self.len -= 1;
-        }
-        let slot = (self.head + self.len) % MAX_QUEUED_FRAMES;
-        let n = frame.len().min(MAX_OPUS_PACKET);
-        self.bufs[slot][..n].copy_from_slice(&frame[..n]);
-        self.lens[slot] = n;
-        self.len += 1;
-    }
-
-    /// Index of the oldest frame, removed from the ring (its bytes stay valid until the next push).
-    fn pop(&mut self) -> Option<usize> {
-        if self.len == 0 {
-            return None;
-        }
-        let slot = self.head;
-        self.head = (self.head + 1) % MAX_QUEUED_FRAMES;
-        self.len -= 1;
-        Some(slot)
-    }
-
-    fn clear(&mut self) {
-        self.len = 0;
-    }
-}
-
 /// RTCP bookkeeping for the PBX leg.
 #[derive(Debug, Default, Clone, Copy)]
 struct RtcpState {
@@ -245,11 +202,12 @@ impl Bridge {
             wa_dtmf_seq: 0,
             pbx_buf: vec![0; PBX_MTU],
             payload_buf: vec![0; PBX_MTU],
-            pcm: vec![0; PCM_SCRATCH],
+            // Transcoding scratch, allocated on first use (passthrough calls never need it).
+            pcm: Vec::new(),
             pbx_rx: RxTracker::new(cfg.pbx_codec.rtp_clock()),
             pbx_ssrc: None,
             pbx_dtmf_rx: DtmfReceiver::new(cfg.pbx_te_clock),
-            fifo: Vec::with_capacity(PCM_SCRATCH * 2),
+            fifo: Vec::new(),
             ring: FrameRing::new(),
             wa_ts: wa_first_ts,
             wa_dtmf: cfg.wa_te_pt.map(|pt| DtmfSender::new(pt, 8000)),
@@ -353,7 +311,7 @@ impl Bridge {
         let codec = self.cfg.pbx_codec;
         let mut decoded = None;
         if let Some(t) = &mut self.transcoder {
-            match t.decode_opus(opus, &mut self.pcm) {
+            match t.decode_opus(opus, scratch(&mut self.pcm)) {
                 Ok(n) => decoded = Some(n),
                 Err(_) => self.stats.codec_errors += 1,
             }
@@ -465,7 +423,7 @@ impl Bridge {
         }
         match &mut self.transcoder {
             None => self.ring.push(p.payload),
-            Some(t) => match t.decode_pbx(p.payload, &mut self.pcm) {
+            Some(t) => match t.decode_pbx(p.payload, scratch(&mut self.pcm)) {
                 Ok(n) => {
                     self.fifo.extend_from_slice(&self.pcm[..n]);
                     let cap = MAX_QUEUED_FRAMES * t.frame_samples();
@@ -489,6 +447,22 @@ impl Bridge {
             && relay(tx, e, start_ts)
         {
             self.stats.dtmf_to_wa += 1;
+        }
+    }
+
+    /// Whether [`Bridge::tick`] would now give WhatsApp PBX audio or a DTMF packet (rather than
+    /// comfort silence): the call's legs then send it at once instead of at the next 20 ms tick.
+    #[must_use]
+    pub fn wa_frame_ready(&self) -> bool {
+        if !self.accepted {
+            return false;
+        }
+        if self.wa_dtmf.as_ref().is_some_and(DtmfSender::is_active) {
+            return true;
+        }
+        match &self.transcoder {
+            None => self.ring.len > 0,
+            Some(t) => self.fifo.len() >= t.frame_samples(),
         }
     }
 
@@ -660,6 +634,14 @@ impl Bridge {
     }
 }
 
+/// The PCM scratch buffer, allocated on first use.
+fn scratch(pcm: &mut Vec<i16>) -> &mut [i16] {
+    if pcm.is_empty() {
+        pcm.resize(PCM_SCRATCH, 0);
+    }
+    pcm
+}
+
 /// Mirrors a received event onto a sender; returns true when a digit completed.
 fn relay(tx: &mut DtmfSender, e: DtmfEvent, start_ts: u32) -> bool {
     match e {
@@ -679,5 +661,6 @@ fn relay(tx: &mut DtmfSender, e: DtmfEvent, start_ts: u32) -> bool {
     }
 }
 
+mod ring;
 #[cfg(test)]
 mod tests;

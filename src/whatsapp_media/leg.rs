@@ -37,6 +37,8 @@ pub struct WaLeg {
     failed: bool,
     last_now: Instant,
     dtls_cache: Vec<(SocketAddr, Vec<u8>)>,
+    /// The last SSRC seen to have a receive stream (L4 looks each new one up once).
+    known_ssrc: Option<u32>,
     queue: VecDeque<WaOutput>,
     dtmf_tx: DtmfSender,
     dtmf_rx: DtmfReceiver,
@@ -172,6 +174,7 @@ impl WaLeg {
             failed: false,
             last_now: now,
             dtls_cache: Vec::new(),
+            known_ssrc: None,
             queue: VecDeque::new(),
             dtmf_tx: DtmfSender::default(),
             dtmf_rx: DtmfReceiver::default(),
@@ -223,7 +226,8 @@ impl WaLeg {
         let (Some((ssrc, pt)), Some(mid)) = (rtp_ssrc_pt(bytes), self.mid) else {
             return;
         };
-        if ![self.opus_pt, self.tele_pt].contains(&Some(pt.into())) {
+        if self.known_ssrc == Some(ssrc) || ![self.opus_pt, self.tele_pt].contains(&Some(pt.into()))
+        {
             return;
         }
         let mut api = self.rtc.direct_api();
@@ -231,6 +235,7 @@ impl WaLeg {
             tracing::info!(ssrc, "learning WhatsApp SSRC not announced in the SDP");
             api.expect_stream_rx(ssrc.into(), None, mid, None);
         }
+        self.known_ssrc = Some(ssrc);
     }
 
     /// Advances timers to `now` (call when the last `Timeout` instant is reached).
@@ -304,7 +309,7 @@ impl WaLeg {
                 (Codec::Opus, _) => {
                     self.stats.audio_frames_in += 1;
                     let rtp_ts_48k = d.time.rebase(Frequency::FORTY_EIGHT_KHZ).numer();
-                    let payload = d.data.to_vec();
+                    let payload = d.data;
                     let ev = WaEvent::Audio {
                         payload,
                         rtp_ts_48k,
@@ -338,7 +343,18 @@ impl WaLeg {
     /// The 20 ms audio tick: sends one Opus frame (48 kHz timestamp `rtp_ts_48k`), or instead
     /// the tick's RFC 4733 packet while a digit from [`WaLeg::start_dtmf`] is on the wire.
     /// Returns [`WaMediaError::NotConnected`] (frame dropped) before [`WaEvent::Connected`].
+    /// The packet is ready in the next [`WaLeg::poll_output`] (no timeout to wait for).
     pub fn send_opus(
+        &mut self,
+        now: Instant,
+        payload: &[u8],
+        rtp_ts_48k: u64,
+    ) -> Result<(), WaMediaError> {
+        let sent = self.write_opus(now, payload, rtp_ts_48k);
+        self.packetize(now, sent)
+    }
+
+    fn write_opus(
         &mut self,
         now: Instant,
         payload: &[u8],
@@ -406,10 +422,25 @@ impl WaLeg {
         let writer = self.rtc.writer(mid).ok_or(WaMediaError::NotConnected)?;
         let ts = MediaTime::new(event_ts_48k, Frequency::EIGHT_KHZ);
         self.stats.dtmf_packets_out += 1;
-        writer
+        let sent = writer
             .start_of_talkspurt(first)
             .write(tele_pt, now, ts, payload.to_vec())
-            .map_err(|e| WaMediaError::Send(e.to_string()))
+            .map_err(|e| WaMediaError::Send(e.to_string()));
+        self.packetize(now, sent)
+    }
+
+    /// str0m packetizes written media on its next timeout: run it now, so the packet leaves in
+    /// the caller's drain instead of costing the call task another wake-up (and up to a timer
+    /// tick of delay).
+    fn packetize(
+        &mut self,
+        now: Instant,
+        sent: Result<(), WaMediaError>,
+    ) -> Result<(), WaMediaError> {
+        if sent.is_ok() {
+            self.handle_timeout(now);
+        }
+        sent
     }
 
     /// Queues a DTMF digit (`0-9*#A-D`) of `duration` (clamped to 20 ms..5 s); it goes out on

@@ -42,6 +42,7 @@ mod wire;
 mod tests;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Instant;
 
 pub use error::WaMediaError;
@@ -135,8 +136,8 @@ pub enum WaEvent {
     Connected,
     /// One Opus frame from the WhatsApp user.
     Audio {
-        /// The Opus packet as received.
-        payload: Vec<u8>,
+        /// The Opus packet as received (shared with str0m, not copied).
+        payload: Arc<[u8]>,
         /// Its RTP timestamp (48 kHz, extended to 64 bits).
         rtp_ts_48k: u64,
     },

@@ -1,6 +1,7 @@
 //! The media-carrying legs of one call, owned by its task: the WhatsApp WebRTC leg
 //! ([`WaLeg`] on its own UDP socket), the PBX leg ([`PbxLeg`] over the shared SIP transport,
-//! with its RTP socket) and the [`Bridge`] between them, paced by a 20 ms audio clock.
+//! with its RTP socket) and the [`Bridge`] between them, with a 20 ms frame clock toward
+//! WhatsApp ([`clock`]).
 //!
 //! # Run-loop contract
 //!
@@ -14,13 +15,16 @@
 //! # Media rules (spec section 3, str0m-meta.md)
 //!
 //! - From the moment ICE and DTLS are up, WhatsApp gets a frame every 20 ms: comfort silence
-//!   until the PBX has answered and `accept` succeeded, then PBX audio (or silence while the
-//!   PBX holds or says nothing), so Meta's no-media timeouts never fire.
+//!   until the PBX has answered and `accept` succeeded, then PBX audio, sent the moment it
+//!   arrives (or silence while the PBX holds or says nothing), so Meta's no-media timeouts never
+//!   fire.
 //! - No PBX audio or DTMF reaches the WhatsApp user before `accept` returned HTTP 200
 //!   ([`Legs::start_audio`]).
 //! - After `pre_accept` succeeded the DTLS flight is re-sent at once (L5, [`Legs::pre_accepted`]).
 
+mod clock;
 mod env;
+mod frames;
 mod pbx_side;
 mod retire;
 mod wa_side;
@@ -33,20 +37,18 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use tokio::net::UdpSocket;
-use tokio::time::{Instant, Interval, MissedTickBehavior};
+use tokio::time::Instant;
 
 use super::{Input, PbxFailure, PbxRing};
 use crate::media::Bridge;
-use crate::media::codec::OPUS_SILENCE_FRAME;
-use crate::media::{BridgeConfig, BridgeIn, DtmfEvent, PbxCodec, WaKind};
+use crate::media::{BridgeConfig, PbxCodec};
 use crate::pbx::PbxEvent;
 use crate::whatsapp_media::WaLegConfig;
 use callgate_sip::sdp_negotiation::{CodecKind, Negotiated};
+use clock::{FrameClock, LegTimer};
 use pbx_side::PbxSide;
 use wa_side::WaSide;
 
-/// The audio clock: one WhatsApp frame per tick.
-const FRAME: Duration = Duration::from_millis(20);
 /// 20 ms at 48 kHz.
 const FRAME_TICKS_48K: u64 = 960;
 /// How long ICE may stay disconnected from Meta before the call is ended as a media failure
@@ -67,18 +69,13 @@ const MAX_DATAGRAM: usize = 2048;
 pub enum Wake {
     /// A datagram arrived on the WhatsApp socket (length, sender).
     WaDatagram(usize, SocketAddr),
-    /// The WhatsApp leg's timer is due.
-    WaTimeout,
     /// A SIP message for the PBX leg (`None`: the transport stopped).
     Sip(Option<Box<crate::pbx::Incoming>>),
-    /// The PBX leg's timer is due.
-    PbxTimeout,
     /// A datagram arrived on the PBX RTP socket (length, sender).
     Rtp(usize, SocketAddr),
-    /// The 20 ms audio clock ticked.
-    Tick,
-    /// The ICE-disconnect grace period or the PBX linger time ran out.
-    Deadline,
+    /// The legs' timer fired: str0m's or the PBX leg's timeout, the frame clock, the
+    /// ICE-disconnect grace period or the PBX linger time (whichever are due).
+    Timer,
     /// A media socket failed to receive (logged, nothing to do).
     SocketError,
 }
@@ -100,7 +97,10 @@ pub struct Legs {
     pbx: Option<PbxSide>,
     rtp: Option<RtpSide>,
     bridge: Option<Bridge>,
-    ticker: Option<Interval>,
+    clock: FrameClock,
+    timer: LegTimer,
+    /// The PBX leg's next SIP timer (kept, not asked for on every wake-up).
+    pbx_deadline: Option<Instant>,
     /// Extended 48 kHz timestamp of the last audio/silence frame sent to WhatsApp.
     wa_ts: u64,
     /// Its low 32 bits as the bridge counts them.
@@ -142,7 +142,9 @@ impl Legs {
             pbx: None,
             rtp: None,
             bridge: None,
-            ticker: None,
+            clock: FrameClock::default(),
+            timer: LegTimer::default(),
+            pbx_deadline: None,
             wa_ts: u64::from(start),
             wa_ts32: start,
             accepted: false,
@@ -167,13 +169,17 @@ impl Legs {
 
     /// Waits for the next thing to do. Cancel-safe.
     pub async fn wait(&mut self) -> Wake {
-        let wa_deadline = self.wa.as_ref().map(|w| w.deadline);
-        let pbx_deadline = self
-            .pbx
-            .as_ref()
-            .and_then(PbxSide::poll_timeout)
-            .map(Instant::from_std);
-        let deadline = [self.ice_grace, self.linger].into_iter().flatten().min();
+        let deadline = [
+            self.wa.as_ref().map(|w| w.deadline),
+            self.pbx_deadline,
+            self.clock.deadline(),
+            self.ice_grace,
+            self.linger,
+        ]
+        .into_iter()
+        .flatten()
+        .min();
+        self.timer.arm(deadline);
         let wa_sock = self.wa.as_ref().map(|w| &w.socket);
         let rtp_sock = self.rtp.as_ref().map(|r| &r.socket);
         let inbox = self.pbx.as_mut().filter(|p| p.inbox_open);
@@ -182,15 +188,12 @@ impl Legs {
                 Ok((n, from)) => Wake::WaDatagram(n, from),
                 Err(e) => { tracing::debug!(error = %e, "WhatsApp media socket error"); Wake::SocketError }
             },
-            _ = sleep_opt(wa_deadline) => Wake::WaTimeout,
             m = inbox_recv(inbox) => Wake::Sip(m.map(Box::new)),
-            _ = sleep_opt(pbx_deadline) => Wake::PbxTimeout,
             r = recv_on(rtp_sock, &mut self.rtp_buf) => match r {
                 Ok((n, from)) => Wake::Rtp(n, from),
                 Err(e) => { tracing::debug!(error = %e, "PBX RTP socket error"); Wake::SocketError }
             },
-            _ = tick_opt(self.ticker.as_mut()) => Wake::Tick,
-            _ = sleep_opt(deadline) => Wake::Deadline,
+            _ = self.timer.wait() => Wake::Timer,
         }
     }
 
@@ -206,12 +209,6 @@ impl Legs {
                 }
                 self.drain_wa(now, &mut out);
             }
-            Wake::WaTimeout => {
-                if let Some(wa) = &mut self.wa {
-                    wa.leg.handle_timeout(now.into_std());
-                }
-                self.drain_wa(now, &mut out);
-            }
             Wake::Sip(Some(incoming)) => {
                 if let Some(p) = &mut self.pbx {
                     p.handle(*incoming).await;
@@ -223,18 +220,8 @@ impl Legs {
                     p.inbox_open = false;
                 }
             }
-            Wake::PbxTimeout => {
-                if let Some(p) = &mut self.pbx {
-                    p.handle_timeout().await;
-                }
-                self.drain_pbx(&mut out);
-            }
             Wake::Rtp(n, _from) => self.on_pbx_rtp(n, now, &mut out),
-            Wake::Tick => {
-                self.tick(now);
-                self.drain_wa(now, &mut out);
-            }
-            Wake::Deadline => self.on_deadline(now, &mut out),
+            Wake::Timer => self.on_timer(now, &mut out).await,
             Wake::SocketError => {}
         }
         out
@@ -328,8 +315,8 @@ impl Legs {
         out
     }
 
-    /// UIC: sends the INVITE for `ring` to its target (else the route target), with an RTP
-    /// socket of our own. A PBX leg already there (failover) is retired first.
+    /// Sends the INVITE for `ring` to its target (else the route target), with an RTP socket
+    /// of our own. A PBX leg already there (failover) is retired first.
     pub async fn ring_pbx(&mut self, ring: &PbxRing) -> Vec<LegOutput> {
         if let Some(old) = self.pbx.take() {
             retire::retire(old);
@@ -398,6 +385,7 @@ impl Legs {
             socket: phone.rtp,
             remote,
         });
+        self.refresh_pbx_deadline();
     }
 
     /// The phone's leg: the WhatsApp user rings (180).
@@ -405,6 +393,7 @@ impl Legs {
         if let Some(p) = &mut self.pbx {
             p.progress().await;
         }
+        self.refresh_pbx_deadline();
     }
 
     /// The phone's leg: the WhatsApp user is connected (200 OK with our SDP); the bridge
@@ -418,6 +407,7 @@ impl Legs {
             }
         }
         self.ensure_bridge(&mut out);
+        self.refresh_pbx_deadline();
         out
     }
 
@@ -427,6 +417,7 @@ impl Legs {
             p.reject(status, why).await;
         }
         self.drop_finished_pbx();
+        self.refresh_pbx_deadline();
     }
 
     /// `accept` succeeded: PBX audio and DTMF may now reach the WhatsApp user.
@@ -444,7 +435,7 @@ impl Legs {
             self.media_stats = self.stats_json();
         }
         self.wa = None;
-        self.ticker = None;
+        self.clock.stop();
         self.rtp = None;
         self.bridge = None;
         self.ice_grace = None;
@@ -452,6 +443,7 @@ impl Legs {
             self.linger = Some(Instant::now() + PBX_LINGER);
         }
         self.drop_finished_pbx();
+        self.refresh_pbx_deadline();
     }
 
     /// Whether nothing is left running (the PBX leg finished or was given up).
@@ -487,6 +479,7 @@ impl Legs {
             tracing::info!("PBX leg did not finish in time after the call ended; dropping it");
             self.pbx = None;
             self.linger = None;
+            self.pbx_deadline = None;
         }
         if self.ice_grace.is_some_and(|t| t <= now) {
             self.ice_grace = None;
@@ -507,9 +500,7 @@ impl Legs {
                     self.ice_grace = None;
                     if first {
                         out.push(LegOutput::Input(Input::MediaConnected));
-                        let mut ticker = tokio::time::interval(FRAME);
-                        ticker.set_missed_tick_behavior(MissedTickBehavior::Burst);
-                        self.ticker = Some(ticker);
+                        self.clock.start(now);
                     }
                 }
                 wa_side::Polled::Disconnected => {
@@ -517,7 +508,7 @@ impl Legs {
                     self.ice_grace.get_or_insert(now + ICE_GRACE);
                 }
                 wa_side::Polled::Failed(reason) => {
-                    self.ticker = None;
+                    self.clock.stop();
                     out.push(media_failed(reason));
                 }
                 wa_side::Polled::Audio { payload, lost } => {
@@ -545,98 +536,6 @@ impl Legs {
             && wa.leg.is_connected()
         {
             self.ice_grace = None;
-        }
-    }
-
-    fn on_wa_audio(&mut self, payload: &[u8], lost: u64) {
-        let (Some(b), Some(rtp)) = (&mut self.bridge, &self.rtp) else {
-            return;
-        };
-        let Some(to) = rtp.remote else { return };
-        for _ in 0..lost {
-            if let Some(d) = b.on_wa_lost() {
-                send_udp(&rtp.socket, d, to);
-            }
-        }
-        if let Some(d) = b.on_wa_audio(payload) {
-            send_udp(&rtp.socket, d, to);
-        }
-    }
-
-    /// One 20 ms frame toward WhatsApp: the bridge's (PBX audio, DTMF or silence) once the PBX
-    /// answered, comfort silence before.
-    fn tick(&mut self, now: Instant) {
-        let Some(wa) = &mut self.wa else { return };
-        if !wa.leg.is_connected() {
-            return;
-        }
-        let sent = match &mut self.bridge {
-            Some(b) => {
-                let f = b.tick();
-                let diff = i64::from(f.rtp_time.wrapping_sub(self.wa_ts32) as i32);
-                let ts = self.wa_ts.wrapping_add_signed(diff);
-                match f.kind {
-                    WaKind::Dtmf => {
-                        wa.leg
-                            .send_telephone_event(now.into_std(), f.payload, ts, f.marker)
-                    }
-                    WaKind::Audio | WaKind::Silence => {
-                        self.wa_ts = ts;
-                        self.wa_ts32 = f.rtp_time;
-                        wa.leg.send_opus(now.into_std(), f.payload, ts)
-                    }
-                }
-            }
-            None => {
-                self.wa_ts += FRAME_TICKS_48K;
-                self.wa_ts32 = self.wa_ts32.wrapping_add(FRAME_TICKS_48K as u32);
-                wa.leg
-                    .send_opus(now.into_std(), &OPUS_SILENCE_FRAME, self.wa_ts)
-            }
-        };
-        if let Err(e) = sent {
-            tracing::debug!(error = %e, "frame to WhatsApp not sent");
-        }
-        if let (Some(b), Some(rtp)) = (&mut self.bridge, &self.rtp)
-            && let Some(to) = rtp.remote
-            && let Some(d) = b.pbx_dtmf_tick()
-        {
-            send_udp(&rtp.socket, d, to);
-        }
-        self.send_rtcp(now);
-    }
-
-    fn send_rtcp(&mut self, now: Instant) {
-        let (Some(b), Some(rtp)) = (&mut self.bridge, &self.rtp) else {
-            return;
-        };
-        let Some(remote) = rtp.remote else { return };
-        if self.next_rtcp.is_some_and(|t| t > now) {
-            return;
-        }
-        self.next_rtcp = Some(now + RTCP_INTERVAL);
-        let wallclock = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default();
-        let mut buf = [0u8; 256];
-        if let Ok(n) = b.pbx_rtcp_report(now.into_std(), wallclock, &mut buf) {
-            // No rtcp-mux toward the PBX: RTCP goes to the RTP port + 1 (RFC 3550).
-            let to = SocketAddr::new(remote.ip(), remote.port().wrapping_add(1));
-            send_udp(&rtp.socket, &buf[..n], to);
-        }
-    }
-
-    fn on_pbx_rtp(&mut self, n: usize, now: Instant, out: &mut Vec<LegOutput>) {
-        let Some(b) = &mut self.bridge else { return };
-        if let BridgeIn::Dtmf(events) = b.on_pbx_rtp(&self.rtp_buf[..n], now.into_std()) {
-            for e in events {
-                if let DtmfEvent::End(d) = e {
-                    out.push(LegOutput::Note(
-                        "dtmf.from_pbx",
-                        json!({"digit": d.digit.to_string(), "ms": d.duration.as_millis() as u64}),
-                    ));
-                }
-            }
         }
     }
 
@@ -694,6 +593,15 @@ impl Legs {
         if self.linger.is_some() {
             self.drop_finished_pbx();
         }
+        self.refresh_pbx_deadline();
+    }
+
+    fn refresh_pbx_deadline(&mut self) {
+        self.pbx_deadline = self
+            .pbx
+            .as_ref()
+            .and_then(PbxSide::poll_timeout)
+            .map(Instant::from_std);
     }
 
     fn negotiated(&self) -> Option<Negotiated> {
@@ -735,6 +643,9 @@ impl Legs {
             .map_err(|e| format!("cannot bridge the PBX codec: {e}"))?;
         bridge.set_wa_accepted(self.accepted);
         self.bridge = Some(bridge);
+        if let Some(rtp) = &mut self.rtp {
+            rtp.remote = n.remote;
+        }
         Ok(())
     }
 
@@ -808,22 +719,6 @@ async fn recv_on(
 async fn inbox_recv(side: Option<&mut PbxSide>) -> Option<crate::pbx::Incoming> {
     match side {
         Some(p) => p.inbox.recv().await,
-        None => std::future::pending().await,
-    }
-}
-
-async fn sleep_opt(at: Option<Instant>) {
-    match at {
-        Some(t) => tokio::time::sleep_until(t).await,
-        None => std::future::pending().await,
-    }
-}
-
-async fn tick_opt(ticker: Option<&mut Interval>) {
-    match ticker {
-        Some(t) => {
-            t.tick().await;
-        }
         None => std::future::pending().await,
     }
 }

@@ -6,8 +6,8 @@
 use tokio::time::Instant;
 use tracing::Instrument;
 
+use super::PBX_LINGER;
 use super::pbx_side::PbxSide;
-use super::{PBX_LINGER, sleep_opt};
 
 /// Lets `side` finish on its own (at most [`PBX_LINGER`]); its events are ignored.
 pub(super) fn retire(mut side: PbxSide) {
@@ -36,4 +36,11 @@ pub(super) fn retire(mut side: PbxSide) {
         }
     };
     tokio::spawn(task.in_current_span());
+}
+
+async fn sleep_opt(at: Option<Instant>) {
+    match at {
+        Some(t) => tokio::time::sleep_until(t).await,
+        None => std::future::pending().await,
+    }
 }

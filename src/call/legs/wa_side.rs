@@ -2,6 +2,8 @@
 //! transmits and turns the leg's events into what the call's legs act on ([`Polled`]),
 //! including frame-loss detection from the Opus timestamps and RFC 4733 payloads for the bridge.
 
+use std::sync::Arc;
+
 use serde_json::{Value, json};
 use tokio::net::UdpSocket;
 use tokio::time::Instant;
@@ -36,7 +38,7 @@ pub(super) enum Polled {
     /// The leg is dead.
     Failed(String),
     /// One Opus frame, and how many frames before it were lost.
-    Audio { payload: Vec<u8>, lost: u64 },
+    Audio { payload: Arc<[u8]>, lost: u64 },
     /// An RFC 4733 report as a payload for the bridge, with the digit when it ended.
     Dtmf {
         payload: [u8; 4],

@@ -76,9 +76,9 @@ fn rtc_err(e: impl std::fmt::Display) -> PhoneError {
     PhoneError::Rtc(e.to_string())
 }
 
-/// An ICE-lite `Rtc` with Meta's codec set: Opus 111 (minptime 20, FEC) and
-/// telephone-event/8000 on 126.
-fn build_rtc(now: Instant) -> Rtc {
+/// An ICE-lite `Rtc` configuration with Meta's codec set: Opus 111 (minptime 20, FEC) and
+/// telephone-event/8000 on 126 (also the load generator's phones).
+pub(crate) fn meta_rtc_config() -> RtcConfig {
     let mut cfg = RtcConfig::new()
         .set_ice_lite(true)
         .clear_codecs()
@@ -103,7 +103,11 @@ fn build_rtc(now: Instant) -> Rtc {
         None,
         FormatParams::default(),
     );
-    cfg.build(now)
+    cfg
+}
+
+fn build_rtc(now: Instant) -> Rtc {
+    meta_rtc_config().build(now)
 }
 
 fn bind(ip: IpAddr) -> Result<UdpSocket, PhoneError> {

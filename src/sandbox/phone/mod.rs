@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use str0m::change::{SdpAnswer, SdpOffer};
 use tokio::sync::{mpsc, oneshot};
 
+pub(crate) use engine::meta_rtc_config;
 use engine::{Command, Engine};
 
 /// Why the phone could not do what was asked.

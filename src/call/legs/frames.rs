@@ -1,0 +1,136 @@
+//! The legs' media path, per packet and per frame: WhatsApp audio relayed to the PBX, PBX RTP
+//! into the bridge and on to WhatsApp at once, the frame toward WhatsApp (PBX audio, DTMF or
+//! comfort silence), RTCP toward the PBX, and what the legs' one timer runs when it fires.
+
+use std::net::SocketAddr;
+
+use serde_json::json;
+use tokio::time::Instant;
+
+use super::{FRAME_TICKS_48K, LegOutput, Legs, RTCP_INTERVAL, send_udp};
+use crate::media::codec::OPUS_SILENCE_FRAME;
+use crate::media::{BridgeIn, DtmfEvent, WaKind};
+
+impl Legs {
+    /// The timer fired: runs whatever is due.
+    pub(super) async fn on_timer(&mut self, now: Instant, out: &mut Vec<LegOutput>) {
+        if let Some(wa) = self.wa.as_mut().filter(|w| w.deadline <= now) {
+            wa.leg.handle_timeout(now.into_std());
+            self.drain_wa(now, out);
+        }
+        if self.pbx_deadline.is_some_and(|t| t <= now) {
+            if let Some(p) = &mut self.pbx {
+                p.handle_timeout().await;
+            }
+            self.drain_pbx(out);
+        }
+        if self.clock.due(now) {
+            self.tick(now);
+            self.clock.sent(now, false);
+            self.drain_wa(now, out);
+        }
+        if self.ice_grace.is_some_and(|t| t <= now) || self.linger.is_some_and(|t| t <= now) {
+            self.on_deadline(now, out);
+        }
+    }
+
+    pub(super) fn on_wa_audio(&mut self, payload: &[u8], lost: u64) {
+        let (Some(b), Some(rtp)) = (&mut self.bridge, &self.rtp) else {
+            return;
+        };
+        let Some(to) = rtp.remote else { return };
+        for _ in 0..lost {
+            if let Some(d) = b.on_wa_lost() {
+                send_udp(&rtp.socket, d, to);
+            }
+        }
+        if let Some(d) = b.on_wa_audio(payload) {
+            send_udp(&rtp.socket, d, to);
+        }
+    }
+
+    /// One frame toward WhatsApp: the bridge's (PBX audio, DTMF or silence) once the PBX
+    /// answered, comfort silence before; then the PBX-bound DTMF slot and RTCP when due.
+    fn tick(&mut self, now: Instant) {
+        let Some(wa) = &mut self.wa else { return };
+        if !wa.leg.is_connected() {
+            return;
+        }
+        let sent = match &mut self.bridge {
+            Some(b) => {
+                let f = b.tick();
+                let diff = i64::from(f.rtp_time.wrapping_sub(self.wa_ts32) as i32);
+                let ts = self.wa_ts.wrapping_add_signed(diff);
+                match f.kind {
+                    WaKind::Dtmf => {
+                        wa.leg
+                            .send_telephone_event(now.into_std(), f.payload, ts, f.marker)
+                    }
+                    WaKind::Audio | WaKind::Silence => {
+                        self.wa_ts = ts;
+                        self.wa_ts32 = f.rtp_time;
+                        wa.leg.send_opus(now.into_std(), f.payload, ts)
+                    }
+                }
+            }
+            None => {
+                self.wa_ts += FRAME_TICKS_48K;
+                self.wa_ts32 = self.wa_ts32.wrapping_add(FRAME_TICKS_48K as u32);
+                wa.leg
+                    .send_opus(now.into_std(), &OPUS_SILENCE_FRAME, self.wa_ts)
+            }
+        };
+        if let Err(e) = sent {
+            tracing::debug!(error = %e, "frame to WhatsApp not sent");
+        }
+        if let (Some(b), Some(rtp)) = (&mut self.bridge, &self.rtp)
+            && let Some(to) = rtp.remote
+            && self.clock.take_pbx_slot(now)
+            && let Some(d) = b.pbx_dtmf_tick()
+        {
+            send_udp(&rtp.socket, d, to);
+        }
+        self.send_rtcp(now);
+    }
+
+    fn send_rtcp(&mut self, now: Instant) {
+        let (Some(b), Some(rtp)) = (&mut self.bridge, &self.rtp) else {
+            return;
+        };
+        let Some(remote) = rtp.remote else { return };
+        if self.next_rtcp.is_some_and(|t| t > now) {
+            return;
+        }
+        self.next_rtcp = Some(now + RTCP_INTERVAL);
+        let wallclock = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        let mut buf = [0u8; 256];
+        if let Ok(n) = b.pbx_rtcp_report(now.into_std(), wallclock, &mut buf) {
+            // No rtcp-mux toward the PBX: RTCP goes to the RTP port + 1 (RFC 3550).
+            let to = SocketAddr::new(remote.ip(), remote.port().wrapping_add(1));
+            send_udp(&rtp.socket, &buf[..n], to);
+        }
+    }
+
+    pub(super) fn on_pbx_rtp(&mut self, n: usize, now: Instant, out: &mut Vec<LegOutput>) {
+        let Some(b) = &mut self.bridge else { return };
+        let got = b.on_pbx_rtp(&self.rtp_buf[..n], now.into_std());
+        if b.wa_frame_ready() && self.clock.deadline().is_some() {
+            // PBX audio or DTMF goes to WhatsApp at once, not at the next clock tick.
+            self.tick(now);
+            self.clock.sent(now, true);
+            self.drain_wa(now, out);
+        }
+        if let BridgeIn::Dtmf(events) = got {
+            for e in events {
+                if let DtmfEvent::End(d) = e {
+                    out.push(LegOutput::Note(
+                        "dtmf.from_pbx",
+                        json!({"digit": d.digit.to_string(), "ms": d.duration.as_millis() as u64}),
+                    ));
+                }
+            }
+        }
+    }
+}
