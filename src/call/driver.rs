@@ -9,7 +9,7 @@
 //! stalls its audio clock.
 
 use super::legs::{LegOutput, Legs, LegsEnv};
-use super::record;
+use super::record::{self, CallLog};
 use super::{
     Action, Call, GraphFailure, GraphRequest, GraphRequestKind, GraphSuccess, Input, Outcome,
 };
@@ -44,10 +44,14 @@ struct Task<'a> {
     legs: Option<Legs>,
     local: VecDeque<Input>,
     in_flight: usize,
+    /// The call's store writes, written behind (see [`record`]).
+    log: CallLog,
 }
 
-/// Runs `call` until it has ended, every request it sent has answered and its PBX leg has
-/// finished. `initial` are the actions returned by the machine's constructor.
+/// Runs `call` until it has ended, every request it sent has answered, its PBX leg has
+/// finished and its `log` is written. `initial` are the actions returned by the machine's
+/// constructor.
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn drive(
     call: Call,
     initial: Vec<Action>,
@@ -55,6 +59,7 @@ pub(super) async fn drive(
     tx: mpsc::UnboundedSender<Input>,
     mut rx: mpsc::UnboundedReceiver<Input>,
     deps: Arc<DriverDeps>,
+    log: CallLog,
     on_end: impl FnOnce(&str),
 ) {
     let span = tracing::info_span!("call", call_id = %key);
@@ -68,6 +73,7 @@ pub(super) async fn drive(
             legs: deps.legs.clone().map(Legs::new),
             local: VecDeque::new(),
             in_flight: 0,
+            log,
         };
         let mut actions = initial;
         loop {
@@ -105,6 +111,7 @@ pub(super) async fn drive(
             actions = t.handle(input).await;
         }
         tracing::info!(state = t.call.state().name(), "call task finished");
+        t.log.flush().await;
     }
     .instrument(span)
     .await;
@@ -145,9 +152,7 @@ impl Task<'_> {
         for o in out {
             match o {
                 LegOutput::Input(i) => self.local.push_back(i),
-                LegOutput::Note(kind, detail) => {
-                    record::event(&self.deps.store, &self.key, kind, detail).await;
-                }
+                LegOutput::Note(kind, detail) => record::note(&self.log, &self.key, kind, detail),
             }
         }
     }
@@ -192,16 +197,16 @@ impl Task<'_> {
                     .in_current_span(),
                 );
             }
-            Action::Record(step) => record::step(&deps.store, &self.key, &self.call, &step).await,
+            Action::Record(step) => record::step(&self.log, &self.key, &self.call, &step),
             Action::Ended(outcome) => {
                 log_outcome(&outcome);
                 if let Some(legs) = &mut self.legs {
                     legs.end();
                     if let Some(stats) = legs.media_stats() {
-                        record::media_stats(&deps.store, &self.key, stats).await;
+                        record::media_stats(&self.log, &self.key, stats);
                     }
                 }
-                record::ended(&deps.store, &self.key, &outcome).await;
+                record::ended(&self.log, &self.key, &outcome);
             }
             Action::PrepareMedia { offer } => {
                 let out = match &mut self.legs {
@@ -214,7 +219,7 @@ impl Task<'_> {
                 let out = match &mut self.legs {
                     Some(legs) => {
                         if let Some(target) = legs.route() {
-                            record::sip_target(&deps.store, &self.key, target.to_string()).await;
+                            record::sip_target(&self.log, &self.key, target.to_string());
                         }
                         legs.ring_pbx(&ring).await
                     }

@@ -71,7 +71,8 @@ impl Registry {
             calls.insert(key.clone(), tx.clone());
             metrics::gauge!("callgate_calls_active").set(calls.len() as f64);
         }
-        record::create_user_call(&self.inner.deps.store, &params, business_number).await;
+        let log = record::CallLog::new(self.inner.deps.store.clone());
+        record::create_user_call(&log, &params, business_number);
         let now = tokio::time::Instant::now().into_std();
         let (call, initial) = Call::user_initiated(now, params, self.inner.config.clone());
         metrics::counter!("callgate_calls_started_total", "direction" => "user_initiated")
@@ -84,6 +85,7 @@ impl Registry {
             tx,
             rx,
             self.inner.deps.clone(),
+            log,
             move |id| registry.remove(id),
         ));
         true
