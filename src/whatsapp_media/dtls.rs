@@ -33,6 +33,14 @@ pub fn crypto_provider() -> Arc<CryptoProvider> {
         .clone()
 }
 
+/// Does the one-time work of the first call's WhatsApp leg now (the shared DTLS configuration,
+/// aws-lc's entropy pool, a DTLS certificate): call it at start-up, so the first caller does not
+/// wait for it.
+pub fn warm_up() {
+    let cfg = str0m::RtcConfig::new().set_crypto_provider(crypto_provider());
+    drop(cfg.build(Instant::now()));
+}
+
 /// The default provider's DTLS with a `dimpl::Config` built once (for the MTU str0m asks first;
 /// another MTU gets a configuration of its own, built as the default provider would).
 #[derive(Debug)]

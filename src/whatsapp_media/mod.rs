@@ -46,7 +46,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-pub use dtls::crypto_provider;
+pub use dtls::{crypto_provider, warm_up};
 pub use error::WaMediaError;
 pub use leg::WaLeg;
 pub use sdp_text::{OpusParams, normalise_candidates};
