@@ -5,7 +5,8 @@
 #   OPUS_COMPLEXITY=1 bash benches/callgrind.sh pcmu_to_opus   (one path, another complexity)
 # Webhook: the difference between a run of N and one of 2N iterations (start-up cancels out).
 # Media and SIP paths (examples/hot_paths.rs): callgrind counts only inside the step being
-# measured (--toggle-collect), so the peer's work and set-up never count.
+# measured (--toggle-collect), so the peer's work and set-up never count; the difference between
+# N and 2N steps cancels one-time work inside the step (aws-lc's entropy pool, caches).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --example webhook_ir --example hot_paths -q
@@ -18,12 +19,16 @@ ir() {
   total "$out"
   rm -f "$out"
 }
-step_ir() {
+steps_ir() {
   local out; out=$(mktemp)
   valgrind --tool=callgrind --callgrind-out-file="$out" '--toggle-collect=hot_paths::measured*' \
     target/release/examples/hot_paths "$1" "$2" >/dev/null 2>&1
-  echo $(( $(total "$out") / $2 ))
+  total "$out"
   rm -f "$out"
+}
+step_ir() {
+  local a b; a=$(steps_ir "$1" "$2"); b=$(steps_ir "$1" $(( 2 * $2 )))
+  echo $(( (b - a) / $2 ))
 }
 only="${1:-}"
 if [ -z "$only" ] || [ "$only" = webhook ]; then
@@ -42,10 +47,12 @@ describe() {
     dtmf_wa_to_pbx) echo "DTMF WhatsApp->PBX, per RFC 4733 report" ;;
     dtmf_pbx_to_wa) echo "DTMF PBX->WhatsApp, per RFC 4733 packet" ;;
     sip_200_ok) echo "SIP 200 OK parse + INVITE client transaction step" ;;
+    answer_meta_offer) echo "answer Meta's offer (str0m Rtc + DTLS instance + SDP), per call" ;;
   esac
 }
 for path in srtp_in_rtp_out rtp_in_srtp_out opus_to_pcmu pcmu_to_opus opus_to_g722 g722_to_opus \
-  dtmf_wa_to_pbx dtmf_pbx_to_wa sip_200_ok; do
+  dtmf_wa_to_pbx dtmf_pbx_to_wa sip_200_ok answer_meta_offer; do
   if [ -n "$only" ] && [ "$only" != "$path" ]; then continue; fi
-  echo "$(describe "$path"): $(step_ir "$path" 400) instructions"
+  n=300; if [ "$path" = answer_meta_offer ]; then n=40; fi
+  echo "$(describe "$path"): $(step_ir "$path" $n) instructions"
 done

@@ -1,6 +1,6 @@
-//! The PBX leg's SIP hot path: a 200 OK with SDP parsed and run through the INVITE client
-//! transaction (one transaction step, outputs drained), as callgate does once per answered
-//! call. `cargo bench --bench sip`.
+//! Call set-up hot paths: answering Meta's offer (what callgate does between the connect
+//! webhook and `pre_accept`), and the PBX leg's 200 OK with SDP parsed and run through the
+//! INVITE client transaction (one transaction step, outputs drained). `cargo bench --bench sip`.
 
 mod support;
 
@@ -8,7 +8,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use support::SipAnswer;
+use support::{SipAnswer, answer_meta_offer};
 
 fn answer(c: &mut Criterion) {
     let mut s = SipAnswer::new();
@@ -27,5 +27,12 @@ fn answer(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, answer);
+fn meta_offer(c: &mut Criterion) {
+    let now = Instant::now();
+    c.bench_function("setup/answer_meta_offer", |b| {
+        b.iter(|| answer_meta_offer(now))
+    });
+}
+
+criterion_group!(benches, meta_offer, answer);
 criterion_main!(benches);

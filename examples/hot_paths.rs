@@ -2,7 +2,7 @@
 //! under callgrind (`benches/callgrind.sh`): the paths are `benches/support`'s, and callgrind
 //! counts only inside `measured` (`--toggle-collect`), so set-up and the peer's work do not
 //! count. Paths: srtp_in_rtp_out, rtp_in_srtp_out, opus_to_pcmu, pcmu_to_opus, opus_to_g722,
-//! g722_to_opus, dtmf_wa_to_pbx, dtmf_pbx_to_wa, sip_200_ok.
+//! g722_to_opus, dtmf_wa_to_pbx, dtmf_pbx_to_wa, sip_200_ok, answer_meta_offer.
 
 #[path = "../benches/support/mod.rs"]
 mod support;
@@ -11,7 +11,7 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use callgate::media::PbxCodec;
-use support::{Dtmf, FRAME, RtpToSrtp, SipAnswer, SrtpToRtp, Transcode};
+use support::{Dtmf, FRAME, RtpToSrtp, SipAnswer, SrtpToRtp, Transcode, answer_meta_offer};
 
 /// The only function callgrind counts in.
 #[inline(never)]
@@ -87,6 +87,11 @@ fn main() {
             for _ in 0..n {
                 s.prepare(now);
                 measured(|| s.step(now));
+            }
+        }
+        "answer_meta_offer" => {
+            for _ in 0..n {
+                measured(|| answer_meta_offer(now));
             }
         }
         other => {

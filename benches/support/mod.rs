@@ -346,6 +346,15 @@ impl Dtmf {
     }
 }
 
+/// Answering Meta's offer (a real captured one) as callgate does before `pre_accept`: SDP
+/// workarounds, a str0m `Rtc` with its DTLS instance, the answer SDP.
+pub fn answer_meta_offer(now: Instant) -> usize {
+    const OFFER: &str = include_str!("../../tests/fixtures/meta-uic-offer-real-2025-10-17.sdp");
+    let cfg = WaLegConfig::new("10.0.0.1:40000".parse().unwrap());
+    let (_leg, answer) = WaLeg::answer(now, OFFER, cfg).unwrap();
+    answer.len()
+}
+
 /// The PBX leg's answer: a 200 OK with SDP parsed and run through the INVITE client transaction.
 pub struct SipAnswer {
     layer: TransactionLayer,

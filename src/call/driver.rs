@@ -9,7 +9,7 @@
 //! stalls its audio clock.
 
 use super::legs::{LegOutput, Legs, LegsEnv, PhoneLeg};
-use super::record;
+use super::record::{self, CallLog};
 use super::registry::Registry;
 use super::{
     Action, Call, Direction, EndReason, GraphFailure, GraphRequest, GraphRequestKind, GraphSuccess,
@@ -57,6 +57,8 @@ struct Task<'a> {
     refusal: Refusal,
     /// The SIP status of that refusal when it is not the machine's (480 outside hours).
     refusal_status: Option<u16>,
+    /// The call's store writes, written behind (see [`record`]).
+    log: CallLog,
 }
 
 /// A call's key and the two ends of its input channel.
@@ -66,15 +68,16 @@ pub(super) struct Channel {
     pub rx: mpsc::UnboundedReceiver<Input>,
 }
 
-/// Runs `call` until it has ended, every request it sent has answered and its PBX leg has
-/// finished. `initial` are the actions returned by the machine's constructor; `phone` is the
-/// leg of a SIP phone that placed the call.
+/// Runs `call` until it has ended, every request it sent has answered, its PBX leg has
+/// finished and its `log` is written. `initial` are the actions returned by the machine's
+/// constructor; `phone` is the leg of a SIP phone that placed the call.
 pub(super) async fn drive(
     call: Call,
     initial: Vec<Action>,
     channel: Channel,
     deps: Arc<DriverDeps>,
     registry: Registry,
+    log: CallLog,
     phone: Option<PhoneLeg>,
 ) {
     let Channel { key, tx, mut rx } = channel;
@@ -99,6 +102,7 @@ pub(super) async fn drive(
             in_flight: 0,
             meta_id_known: false,
             registry,
+            log,
         };
         let mut actions = initial;
         loop {
@@ -136,6 +140,7 @@ pub(super) async fn drive(
             actions = t.handle(input).await;
         }
         tracing::info!(state = t.call.state().name(), "call task finished");
+        t.log.flush().await;
         t.registry.remove(&t.key);
     }
     .instrument(span)
@@ -185,7 +190,7 @@ impl Task<'_> {
             self.meta_id_known = true;
             if self.call.direction() == Direction::BusinessInitiated {
                 self.registry.learn_meta_id(&self.key, &meta_id);
-                record::meta_call_id(&self.deps.store, &self.key, meta_id).await;
+                record::meta_call_id(&self.log, &self.key, meta_id);
             }
         }
         actions
@@ -196,9 +201,7 @@ impl Task<'_> {
         for o in out {
             match o {
                 LegOutput::Input(i) => self.local.push_back(i),
-                LegOutput::Note(kind, detail) => {
-                    record::event(&self.deps.store, &self.key, kind, detail).await;
-                }
+                LegOutput::Note(kind, detail) => record::note(&self.log, &self.key, kind, detail),
             }
         }
     }
@@ -222,7 +225,7 @@ impl Task<'_> {
                 let detail = serde_json::json!({"allowed": decision.allowed,
                     "reason": decision.reason,
                     "targets": decision.route.as_ref().map(|r| r.targets.clone())});
-                record::decision(&deps.store, &self.key, detail).await;
+                record::decision(&self.log, &self.key, detail);
                 self.local.push_back(decision.into_input());
             }
             Action::CheckPermission => {
@@ -246,17 +249,17 @@ impl Task<'_> {
                     .in_current_span(),
                 );
             }
-            Action::Record(step) => record::step(&deps.store, &self.key, &self.call, &step).await,
+            Action::Record(step) => record::step(&self.log, &self.key, &self.call, &step),
             Action::Ended(outcome) => {
                 log_outcome(&outcome);
                 self.count_for_permissions(&outcome).await;
                 if let Some(legs) = &mut self.legs {
                     legs.end();
                     if let Some(stats) = legs.media_stats() {
-                        record::media_stats(&deps.store, &self.key, stats).await;
+                        record::media_stats(&self.log, &self.key, stats);
                     }
                 }
-                record::ended(&deps.store, &self.key, &outcome).await;
+                record::ended(&self.log, &self.key, &outcome);
             }
             Action::PrepareMedia { offer } => {
                 let out = match &mut self.legs {
@@ -269,7 +272,7 @@ impl Task<'_> {
                 let out = match &mut self.legs {
                     Some(legs) => {
                         if let Some(target) = ring.target.as_deref().or(legs.route()) {
-                            record::sip_target(&deps.store, &self.key, target.to_string()).await;
+                            record::sip_target(&self.log, &self.key, target.to_string());
                         }
                         legs.ring_pbx(&ring).await
                     }
@@ -345,7 +348,7 @@ impl Task<'_> {
             let detail = serde_json::json!({"allowed": false, "reason": hours.reason,
                 "rule": "outside_business_hours",
                 "next_allowed_at": hours.next_open.map(|t| t.to_string())});
-            record::decision(&deps.store, &self.key, detail).await;
+            record::decision(&self.log, &self.key, detail);
             self.refusal = Refusal {
                 text: hours.reason.clone(),
                 retry_after_s: hours.retry_after_secs(jiff::Timestamp::now()),
@@ -356,7 +359,7 @@ impl Task<'_> {
         let policy = deps.policy.business_call(&pnid);
         if !policy.allowed {
             let detail = serde_json::json!({"allowed": false, "reason": policy.reason});
-            record::decision(&deps.store, &self.key, detail).await;
+            record::decision(&self.log, &self.key, detail);
             self.refusal = Refusal {
                 text: policy.reason.clone(),
                 retry_after_s: None,
@@ -378,7 +381,7 @@ impl Task<'_> {
         tracing::info!(allowed = verdict.allowed, reason = %verdict.reason, "permission decision");
         let detail = serde_json::json!({"allowed": verdict.allowed, "reason": verdict.reason,
             "rule": verdict.code, "next_allowed_at_ms": verdict.next_allowed_at_ms});
-        record::decision(&deps.store, &self.key, detail).await;
+        record::decision(&self.log, &self.key, detail);
         if !verdict.allowed {
             let now = crate::store::now_ms();
             self.refusal = Refusal {

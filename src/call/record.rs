@@ -2,14 +2,18 @@
 //! entry per [`Step`], the record's step timestamps, and the end ([`Outcome`]).
 //!
 //! Store writes are short single-row statements; they run on the blocking pool so a slow disk
-//! never stalls the call task's timers.
+//! never stalls the call task's timers. The call task does not even wait for them: it queues
+//! them on its [`CallLog`], written behind in order, so no SQLite commit (or WAL checkpoint)
+//! sits between Meta's connect webhook and our `pre_accept`; the task flushes its log before it
+//! ends.
 
 use super::{Call, Direction, EndReason, GraphRequestKind, Outcome, Side, Step, UserCallParams};
 use crate::store::{self, CallEnd, CallRecord, Store, TimelineEvent};
 use serde_json::json;
+use tokio::sync::mpsc;
 
-/// Creates the record of a user-initiated call from its connect webhook.
-pub async fn create_user_call(store: &Store, p: &UserCallParams, business_number: Option<String>) {
+/// Queues the record of a user-initiated call from its connect webhook.
+pub(super) fn create_user_call(log: &CallLog, p: &UserCallParams, business_number: Option<String>) {
     let mut rec = CallRecord::new(
         &p.call_id,
         store::Direction::UserInitiated,
@@ -24,12 +28,12 @@ pub async fn create_user_call(store: &Store, p: &UserCallParams, business_number
     rec.cta_payload = p.cta_payload.clone();
     rec.deeplink_payload = p.deeplink_payload.clone();
     rec.biz_opaque_callback_data = p.biz_opaque.clone();
-    blocking(store, move |s| s.upsert_call(&rec)).await;
+    log.push(move |s| s.upsert_call(&rec));
 }
 
-/// Creates the record of a business-initiated call under its own key.
-pub async fn create_business_call(
-    store: &Store,
+/// Queues the record of a business-initiated call under its own key.
+pub(super) fn create_business_call(
+    log: &CallLog,
     key: &str,
     p: &super::BusinessCallParams,
     business_number: Option<String>,
@@ -45,21 +49,26 @@ pub async fn create_business_call(
     rec.user_wa_id = Some(p.to.clone());
     rec.biz_opaque_callback_data = p.biz_opaque.clone();
     rec.sip_target = p.agent.as_ref().map(|a| a.target.clone());
-    blocking(store, move |s| s.upsert_call(&rec)).await;
+    log.push(move |s| s.upsert_call(&rec));
 }
 
-/// Stores Meta's call id of a business-initiated call in its record.
-pub(super) async fn meta_call_id(store: &Store, key: &str, meta_id: String) {
-    update(store, key, move |rec| rec.meta_call_id = Some(meta_id)).await;
+/// Queues Meta's call id of a business-initiated call for its record.
+pub(super) fn meta_call_id(log: &CallLog, key: &str, meta_id: String) {
+    update(log, key, move |rec| rec.meta_call_id = Some(meta_id));
 }
 
-/// Stores the policy decision that let the call go ahead or stopped it.
-pub(super) async fn decision(store: &Store, key: &str, decision: serde_json::Value) {
-    update(store, key, move |rec| rec.decision = Some(decision)).await;
+/// Queues the policy decision that let the call go ahead or stopped it.
+pub(super) fn decision(log: &CallLog, key: &str, decision: serde_json::Value) {
+    update(log, key, move |rec| rec.decision = Some(decision));
 }
 
 /// Appends `kind` with `detail` to the timeline of `call_id`.
 pub async fn event(store: &Store, call_id: &str, kind: &str, detail: serde_json::Value) {
+    blocking(store, event_job(call_id, kind, detail)).await;
+}
+
+/// The write that appends `kind` with `detail` to the timeline of `call_id`, stamped now.
+fn event_job(call_id: &str, kind: &str, detail: serde_json::Value) -> impl Job {
     let id = call_id.to_string();
     let ev = TimelineEvent {
         at_ms: store::now_ms(),
@@ -67,13 +76,18 @@ pub async fn event(store: &Store, call_id: &str, kind: &str, detail: serde_json:
         detail,
         outcome: None,
     };
-    blocking(store, move |s| s.append_event(&id, &ev)).await;
+    move |s: &Store| s.append_event(&id, &ev)
 }
 
-/// Records one step of the machine: a timeline entry, and the matching record timestamp.
-pub(super) async fn step(store: &Store, key: &str, call: &Call, step: &Step) {
+/// Queues `kind` with `detail` for the timeline of the log's call.
+pub(super) fn note(log: &CallLog, call_id: &str, kind: &str, detail: serde_json::Value) {
+    log.push(event_job(call_id, kind, detail));
+}
+
+/// Queues one step of the machine: a timeline entry, and the matching record timestamp.
+pub(super) fn step(log: &CallLog, key: &str, call: &Call, step: &Step) {
     let (kind, detail) = describe(step);
-    event(store, key, &kind, detail).await;
+    note(log, key, &kind, detail);
     let now = store::now_ms();
     let state = call.state().name().to_string();
     let stamp: Option<fn(&mut CallRecord, i64)> = match step {
@@ -87,47 +101,40 @@ pub(super) async fn step(store: &Store, key: &str, call: &Call, step: &Step) {
         Step::Connected => Some(|r, t| r.connected_at_ms = Some(t)),
         _ => None,
     };
-    let id = key.to_string();
-    blocking(store, move |s| {
-        let Some(mut rec) = s.get_call(&id)? else {
-            return Ok(());
-        };
+    update(log, key, move |rec| {
         if rec.ended_at_ms.is_none() {
             rec.state = state;
         }
         if let Some(f) = stamp {
-            f(&mut rec, now);
+            f(rec, now);
         }
-        s.update_call(&rec)
-    })
-    .await;
+    });
 }
 
-/// Stores the SIP URI the call rang in its record.
-pub(super) async fn sip_target(store: &Store, key: &str, target: String) {
-    update(store, key, move |rec| rec.sip_target = Some(target)).await;
+/// Queues the SIP URI the call rang for its record.
+pub(super) fn sip_target(log: &CallLog, key: &str, target: String) {
+    update(log, key, move |rec| rec.sip_target = Some(target));
 }
 
-/// Stores the call's media statistics (both legs and the bridge) in its record.
-pub(super) async fn media_stats(store: &Store, key: &str, stats: serde_json::Value) {
-    update(store, key, move |rec| rec.stats = Some(stats)).await;
+/// Queues the call's media statistics (both legs and the bridge) for its record.
+pub(super) fn media_stats(log: &CallLog, key: &str, stats: serde_json::Value) {
+    update(log, key, move |rec| rec.stats = Some(stats));
 }
 
-/// Applies `f` to the stored record of `key` (if there is one).
-async fn update(store: &Store, key: &str, f: impl FnOnce(&mut CallRecord) + Send + 'static) {
+/// Queues `f` applied to the stored record of `key` (if there is one).
+fn update(log: &CallLog, key: &str, f: impl FnOnce(&mut CallRecord) + Send + 'static) {
     let id = key.to_string();
-    blocking(store, move |s| {
+    log.push(move |s| {
         let Some(mut rec) = s.get_call(&id)? else {
             return Ok(());
         };
         f(&mut rec);
         s.update_call(&rec)
-    })
-    .await;
+    });
 }
 
-/// Records the end of a call.
-pub(super) async fn ended(store: &Store, key: &str, o: &Outcome) {
+/// Queues the end of a call.
+pub(super) fn ended(log: &CallLog, key: &str, o: &Outcome) {
     let end = CallEnd {
         ended_at_ms: store::now_ms(),
         outcome: Some(outcome_code(o).to_string()),
@@ -140,16 +147,15 @@ pub(super) async fn ended(store: &Store, key: &str, o: &Outcome) {
         meta_error_code: o.meta_error_code.map(i64::from),
         duration_s: None,
     };
-    event(
-        store,
+    note(
+        log,
         key,
         "call.ended",
         json!({"reason": reason_code(&o.reason), "by": side_code(o.by),
                "meta_error_code": o.meta_error_code, "detail": o.detail}),
-    )
-    .await;
+    );
     let id = key.to_string();
-    blocking(store, move |s| s.end_call(&id, &end).map(|_| ())).await;
+    log.push(move |s| s.end_call(&id, &end).map(|_| ()));
 }
 
 /// Stable code of an end reason, for records and metric labels.
@@ -250,14 +256,67 @@ fn step_name(step: &Step) -> String {
     out
 }
 
-async fn blocking<F>(store: &Store, f: F)
-where
-    F: FnOnce(&Store) -> Result<(), store::StoreError> + Send + 'static,
-{
+/// One store write.
+trait Job: FnOnce(&Store) -> Result<(), store::StoreError> + Send + 'static {}
+impl<F: FnOnce(&Store) -> Result<(), store::StoreError> + Send + 'static> Job for F {}
+
+/// A queued store write.
+type BoxedJob = Box<dyn FnOnce(&Store) -> Result<(), store::StoreError> + Send>;
+
+async fn blocking(store: &Store, f: impl Job) {
     let s = store.clone();
     match tokio::task::spawn_blocking(move || f(&s)).await {
         Ok(Ok(())) => {}
         Ok(Err(e)) => tracing::error!(error = %e, "cannot write the call record"),
         Err(e) => tracing::error!(error = %e, "call record task failed"),
+    }
+}
+
+/// One call's store writes, queued by its task and written behind, in order, by a small task of
+/// their own (each batch of queued writes in one trip to the blocking pool).
+pub(super) struct CallLog {
+    tx: Option<mpsc::UnboundedSender<BoxedJob>>,
+    writer: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl CallLog {
+    /// A log writing to `store` (starts its writer task).
+    pub fn new(store: Store) -> CallLog {
+        let (tx, mut rx) = mpsc::unbounded_channel::<BoxedJob>();
+        let writer = tokio::spawn(async move {
+            while let Some(first) = rx.recv().await {
+                let mut batch = vec![first];
+                while let Ok(next) = rx.try_recv() {
+                    batch.push(next);
+                }
+                blocking(&store, move |s: &Store| {
+                    for job in batch {
+                        if let Err(e) = job(s) {
+                            tracing::error!(error = %e, "cannot write the call record");
+                        }
+                    }
+                    Ok(())
+                })
+                .await;
+            }
+        });
+        CallLog {
+            tx: Some(tx),
+            writer: Some(writer),
+        }
+    }
+
+    fn push(&self, job: impl Job) {
+        if let Some(tx) = &self.tx {
+            let _ = tx.send(Box::new(job));
+        }
+    }
+
+    /// Waits until everything queued is written.
+    pub async fn flush(mut self) {
+        drop(self.tx.take());
+        if let Some(w) = self.writer.take() {
+            let _ = w.await;
+        }
     }
 }

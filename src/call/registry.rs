@@ -148,12 +148,13 @@ impl Registry {
         if !self.insert(&key, tx.clone()) {
             return false;
         }
-        record::create_user_call(&self.inner.deps.store, &params, business_number).await;
+        let log = record::CallLog::new(self.inner.deps.store.clone());
+        record::create_user_call(&log, &params, business_number);
         let now = tokio::time::Instant::now().into_std();
         let (call, initial) = Call::user_initiated(now, params, self.inner.config.clone());
         metrics::counter!("callgate_calls_started_total", "direction" => "user_initiated")
             .increment(1);
-        self.spawn(call, initial, key, tx, rx, None);
+        self.spawn(call, initial, driver::Channel { key, tx, rx }, log, None);
         true
     }
 
@@ -195,12 +196,18 @@ impl Registry {
                 maps.pending_by_opaque.insert(o.clone(), key.clone());
             }
         }
-        record::create_business_call(&self.inner.deps.store, &key, &params, business_number).await;
+        let log = record::CallLog::new(self.inner.deps.store.clone());
+        record::create_business_call(&log, &key, &params, business_number);
         let now = tokio::time::Instant::now().into_std();
         let (call, initial) = Call::business_initiated(now, params, self.inner.config.clone());
         metrics::counter!("callgate_calls_started_total", "direction" => "business_initiated")
             .increment(1);
-        self.spawn(call, initial, key.clone(), tx, rx, phone);
+        let channel = driver::Channel {
+            key: key.clone(),
+            tx,
+            rx,
+        };
+        self.spawn(call, initial, channel, log, phone);
         key
     }
 
@@ -218,17 +225,17 @@ impl Registry {
         &self,
         call: Call,
         initial: Vec<super::Action>,
-        key: String,
-        tx: mpsc::UnboundedSender<Input>,
-        rx: mpsc::UnboundedReceiver<Input>,
+        channel: driver::Channel,
+        log: record::CallLog,
         phone: Option<PhoneLeg>,
     ) {
         tokio::spawn(driver::drive(
             call,
             initial,
-            driver::Channel { key, tx, rx },
+            channel,
             self.inner.deps.clone(),
             self.clone(),
+            log,
             phone,
         ));
     }

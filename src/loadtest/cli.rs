@@ -53,7 +53,7 @@ pub struct LoadtestArgs {
     #[arg(long, value_enum, default_value_t = Mode::Passthrough)]
     pub mode: Mode,
     /// `[media] opus_complexity` of the callgate started for the run.
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = 1)]
     pub opus_complexity: u8,
     /// The callgate binary to start (default: this one).
     #[arg(long)]

@@ -139,7 +139,7 @@ impl LoadConfig {
             scenario,
             target: Target::Spawn {
                 bin,
-                opus_complexity: 5,
+                opus_complexity: 1,
                 log_level: "info".into(),
             },
             far_end: FarEndKind::Agent,

@@ -131,7 +131,8 @@ impl LoadPhone {
         cert: Option<DtlsCert>,
         probe: Option<CallProbe>,
     ) -> Result<(LoadPhone, String), String> {
-        let mut cfg = meta_rtc_config();
+        let mut cfg =
+            meta_rtc_config().set_crypto_provider(crate::whatsapp_media::crypto_provider());
         if let Some(cert) = cert {
             cfg = cfg.set_dtls_cert(cert);
         }

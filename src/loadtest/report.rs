@@ -70,6 +70,9 @@ pub struct GatewayUse {
     pub calls_per_core: Option<f64>,
     /// Length of that window, in seconds.
     pub steady_window_s: f64,
+    /// callgate's CPU in that window, in percent of one core (near 100 x cores - the
+    /// generator's share: the machine was saturated and the figures are a floor).
+    pub steady_cpu_pct: f64,
     /// CPU per call-second over the whole run, set-ups and tear-downs included, in percent of a
     /// core.
     pub cpu_per_call_overall_pct: Option<f64>,
@@ -175,17 +178,21 @@ impl fmt::Display for Summary {
             writeln!(f, "  failed: {n} x {why}")?;
         }
         writeln!(f, "set-ups             {:.1} per second", self.setups_per_s)?;
+        let ms = |pct: Option<f64>| opt(pct.map(|p| p * 10.0), " ms/s");
         writeln!(
             f,
-            "callgate CPU/call   {} of a core ({} calls per core; steady window {:.1} s)",
-            opt(g.cpu_per_call_pct, " %"),
+            "callgate CPU/call   {} ({} calls per core; steady window {:.1} s at {:.0} % of a core)",
+            ms(g.cpu_per_call_pct),
             opt(g.calls_per_core, ""),
-            g.steady_window_s
+            g.steady_window_s,
+            g.steady_cpu_pct
         )?;
         writeln!(
             f,
-            "callgate CPU/call   {} of a core over the whole run (set-ups included)",
-            opt(g.cpu_per_call_overall_pct, " %")
+            "callgate CPU/call   {} over the whole run, set-ups included ({:.1} core-seconds, {:.1} ms per call placed)",
+            ms(g.cpu_per_call_overall_pct),
+            g.cpu_total_s,
+            g.cpu_total_s * 1000.0 / self.calls_attempted.max(1) as f64
         )?;
         writeln!(
             f,

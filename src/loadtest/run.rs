@@ -489,6 +489,11 @@ fn gateway_use(calls: usize, samples: &[Sample], idle: ProcSample) -> GatewayUse
         cpu_per_call_pct: per_call,
         calls_per_core: per_call.filter(|p| *p > 0.0).map(|p| 100.0 / p),
         steady_window_s: steady_s,
+        steady_cpu_pct: if steady_s > 0.0 {
+            steady_cpu / steady_s * 100.0
+        } else {
+            0.0
+        },
         cpu_per_call_overall_pct: (call_s > 0.0).then(|| cpu / call_s * 100.0),
         cpu_total_s: cpu,
         rss_idle_mib: idle.rss_kib as f64 / 1024.0,

@@ -122,6 +122,7 @@ impl WaLeg {
     fn build(now: Instant, cfg: WaLegConfig) -> Result<WaLeg, WaMediaError> {
         let w = cfg.workarounds;
         let mut rc = RtcConfig::new()
+            .set_crypto_provider(super::dtls::crypto_provider())
             .clear_codecs()
             .set_stats_interval(Some(Duration::from_secs(1)));
         let min_p_time = if w.sdp_cleanup { 20 } else { 10 };

@@ -31,6 +31,7 @@
 //! - BIC (business calls the user): [`WaLeg::offer`], then [`WaLeg::apply_answer`] with the
 //!   connect webhook's answer. We are the DTLS server.
 
+mod dtls;
 mod dtmf;
 mod error;
 mod leg;
@@ -45,6 +46,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
+pub use dtls::{crypto_provider, warm_up};
 pub use error::WaMediaError;
 pub use leg::WaLeg;
 pub use sdp_text::{OpusParams, normalise_candidates};

@@ -38,6 +38,7 @@ impl LegsEnv {
         } else {
             bound
         };
+        crate::whatsapp_media::warm_up();
         Ok(Self {
             leg_config: LegConfig::new(&cfg.sip, advertised),
             sip,
