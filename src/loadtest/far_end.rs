@@ -71,6 +71,11 @@ impl FarEnd {
         }
     }
 
+    /// Whether the far end reports its packets to the calls' probes (sipp does not).
+    pub fn probed(&self) -> bool {
+        matches!(self, FarEnd::Agent(_))
+    }
+
     /// Whether the far end has seen the call end (`None`: the far end cannot tell).
     pub fn call(&self, wa_call_id: &str) -> Option<FarCall> {
         match self {

@@ -141,15 +141,15 @@ pub async fn run(cfg: LoadConfig, mut progress: impl FnMut(&Progress)) -> anyhow
             };
             (GatewayProcess::spawn(&spec).await?, Some(*opus_complexity))
         }
-        Target::Attach { pid, webhook_url } => {
-            (GatewayProcess::attach(*pid, webhook_url.clone())?, None)
-        }
+        Target::Attach {
+            pid, webhook_url, ..
+        } => (GatewayProcess::attach(*pid, webhook_url.clone())?, None),
     };
-    let meta = MetaStandIn::new(
-        phones.clone(),
-        gateway.webhook_url.clone(),
-        APP_SECRET.into(),
-    );
+    let secret = match &cfg.target {
+        Target::Attach { app_secret, .. } => app_secret.clone(),
+        Target::Spawn { .. } => APP_SECRET.to_string(),
+    };
+    let meta = MetaStandIn::new(phones.clone(), gateway.webhook_url.clone(), secret);
     let server = tokio::spawn(meta.clone().serve(listener));
     tokio::time::sleep(Duration::from_secs(1)).await;
     let idle = gateway
@@ -324,7 +324,13 @@ async fn call_flow(
     while failure.is_none() && media_at.is_none() {
         let (wa, pbx) = {
             let s = probe.lock();
-            (s.phone.first_audio_in, s.far.first_audio_in)
+            // sipp reports nothing: the echo reaching the phone proves both directions.
+            let far = if ctx.far.probed() {
+                s.far.first_audio_in
+            } else {
+                s.phone.first_audio_in
+            };
+            (s.phone.first_audio_in, far)
         };
         match (wa, pbx) {
             (Some(a), Some(b)) => media_at = Some(a.max(b)),
