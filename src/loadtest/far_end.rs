@@ -57,9 +57,9 @@ impl FarEnd {
             codecs: vec![codec],
             taps: Some(taps),
         };
-        let agent = Agent::start(cfg)
-            .await
-            .context("cannot start the SIP agent (is the --agent-listen port free?)")?;
+        let agent = Agent::start(cfg).await.context(
+            "cannot start the SIP agent (is the --agent-port port in use? choose another)",
+        )?;
         Ok(FarEnd::Agent(agent))
     }
 

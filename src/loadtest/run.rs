@@ -105,6 +105,9 @@ struct Sample {
 /// Runs `cfg`, calling `progress` every half second; returns the summary (see the module docs).
 pub async fn run(cfg: LoadConfig, mut progress: impl FnMut(&Progress)) -> anyhow::Result<Summary> {
     let machine = machine_description();
+    let started_unix = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
     let tone = Arc::new(ToneFrames::encode(TONE_HZ).context("encoding the test tone")?);
     let phones = Phones::start(cfg.ip, cfg.phone_workers, tone.clone()).await?;
     let probes = Probes::default();
@@ -122,7 +125,12 @@ pub async fn run(cfg: LoadConfig, mut progress: impl FnMut(&Progress)) -> anyhow
     };
     let listener = tokio::net::TcpListener::bind(cfg.meta_listen)
         .await
-        .with_context(|| format!("cannot listen on {} for the Meta stand-in", cfg.meta_listen))?;
+        .with_context(|| {
+            format!(
+                "cannot listen on {} for the Meta stand-in: is the port in use? choose another with --meta-listen",
+                cfg.meta_listen
+            )
+        })?;
     let meta_addr = listener.local_addr()?;
     let (mut gateway, complexity) = match &cfg.target {
         Target::Spawn {
@@ -220,6 +228,7 @@ pub async fn run(cfg: LoadConfig, mut progress: impl FnMut(&Progress)) -> anyhow
     summary.gateway.pid = gateway.pid;
     summary.duration_s = duration.as_secs_f64();
     summary.machine = machine;
+    summary.started_unix = started_unix;
     Ok(summary)
 }
 
@@ -456,9 +465,6 @@ fn summarise(
         loss_to_pbx: loss_pbx,
         loss_to_wa: loss_wa,
         command: std::env::args().collect::<Vec<_>>().join(" "),
-        started_unix: std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs()),
         ..Summary::default()
     }
 }
