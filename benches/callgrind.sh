@@ -2,7 +2,7 @@
 # Instruction counts (callgrind) for the hot paths: stable across runs and machine load, so they
 # can be compared between commits.
 #   bash benches/callgrind.sh              (needs valgrind: apt-get install valgrind)
-#   OPUS_COMPLEXITY=1 bash benches/callgrind.sh pcmu_to_opus   (one path, another complexity)
+#   OPUS_COMPLEXITY=5 bash benches/callgrind.sh pcmu_to_opus   (one path, another complexity)
 # Webhook: the difference between a run of N and one of 2N iterations (start-up cancels out).
 # Media and SIP paths (examples/hot_paths.rs): callgrind counts only inside the step being
 # measured (--toggle-collect), so the peer's work and set-up never count; the difference between
@@ -41,9 +41,9 @@ describe() {
     srtp_in_rtp_out) echo "passthrough WhatsApp->PBX, per packet (SRTP in, str0m, RTP header rewrite)" ;;
     rtp_in_srtp_out) echo "passthrough PBX->WhatsApp, per packet (RTP in, bridge, str0m, SRTP out)" ;;
     opus_to_pcmu) echo "transcode Opus->PCMU, per 20 ms frame" ;;
-    pcmu_to_opus) echo "transcode PCMU->Opus, per 20 ms frame (complexity ${OPUS_COMPLEXITY:-5})" ;;
+    pcmu_to_opus) echo "transcode PCMU->Opus, per 20 ms frame (complexity ${OPUS_COMPLEXITY:-1})" ;;
     opus_to_g722) echo "transcode Opus->G.722, per 20 ms frame" ;;
-    g722_to_opus) echo "transcode G.722->Opus, per 20 ms frame (complexity ${OPUS_COMPLEXITY:-5})" ;;
+    g722_to_opus) echo "transcode G.722->Opus, per 20 ms frame (complexity ${OPUS_COMPLEXITY:-1})" ;;
     dtmf_wa_to_pbx) echo "DTMF WhatsApp->PBX, per RFC 4733 report" ;;
     dtmf_pbx_to_wa) echo "DTMF PBX->WhatsApp, per RFC 4733 packet" ;;
     sip_200_ok) echo "SIP 200 OK parse + INVITE client transaction step" ;;

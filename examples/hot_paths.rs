@@ -26,7 +26,7 @@ fn main() {
     let complexity: i32 = std::env::var("OPUS_COMPLEXITY")
         .ok()
         .and_then(|c| c.parse().ok())
-        .unwrap_or(5);
+        .unwrap_or(1);
     let mut now = Instant::now();
     match path.as_str() {
         "srtp_in_rtp_out" => {

@@ -62,13 +62,17 @@ pub struct LoadtestArgs {
     #[arg(long, default_value = "info")]
     pub callgate_log: String,
     /// Load an already running callgate with this process id instead of starting one. Its
-    /// `[meta] graph_base_url` must be `http://<--meta-listen>` and its route must ring
-    /// `sip:agent@<ip>:<--agent-port>`; give its webhook URL with --webhook-url.
-    #[arg(long, requires_all = ["webhook_url", "meta_listen", "agent_port"])]
+    /// `[meta] graph_base_url` must be `http://<--meta-listen>`, its route must ring
+    /// `sip:agent@127.0.0.1:<--agent-port>` and its [[numbers]] must include 100000000000001;
+    /// give its webhook URL with --webhook-url and its app secret with --app-secret.
+    #[arg(long, requires_all = ["webhook_url", "meta_listen", "agent_port", "app_secret"])]
     pub attach: Option<u32>,
     /// The attached callgate's webhook URL (e.g. http://127.0.0.1:8080/webhook).
     #[arg(long)]
     pub webhook_url: Option<String>,
+    /// The attached callgate's `[meta] app_secret` (the generator signs webhooks with it).
+    #[arg(long, env = "CALLGATE_META_APP_SECRET", hide_env_values = true)]
+    pub app_secret: Option<String>,
     /// Where the Meta stand-in listens (default: a free loopback port).
     #[arg(long)]
     pub meta_listen: Option<SocketAddr>,
@@ -120,10 +124,11 @@ impl LoadtestArgs {
             FarEndArg::Agent => FarEndKind::Agent,
             FarEndArg::Sipp => FarEndKind::Sipp,
         };
-        cfg.target = match (self.attach, &self.webhook_url) {
-            (Some(pid), Some(url)) => Target::Attach {
+        cfg.target = match (self.attach, &self.webhook_url, &self.app_secret) {
+            (Some(pid), Some(url), Some(secret)) => Target::Attach {
                 pid,
                 webhook_url: url.clone(),
+                app_secret: secret.clone(),
             },
             _ => Target::Spawn {
                 bin,

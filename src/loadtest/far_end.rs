@@ -57,9 +57,9 @@ impl FarEnd {
             codecs: vec![codec],
             taps: Some(taps),
         };
-        let agent = Agent::start(cfg)
-            .await
-            .context("cannot start the SIP agent (is the --agent-listen port free?)")?;
+        let agent = Agent::start(cfg).await.context(
+            "cannot start the SIP agent (is the --agent-port port in use? choose another)",
+        )?;
         Ok(FarEnd::Agent(agent))
     }
 
@@ -69,6 +69,11 @@ impl FarEnd {
             FarEnd::Agent(a) => a.uri(),
             FarEnd::Sipp(s) => format!("sip:service@127.0.0.1:{}", s.port),
         }
+    }
+
+    /// Whether the far end reports its packets to the calls' probes (sipp does not).
+    pub fn probed(&self) -> bool {
+        matches!(self, FarEnd::Agent(_))
     }
 
     /// Whether the far end has seen the call end (`None`: the far end cannot tell).

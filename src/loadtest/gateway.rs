@@ -66,7 +66,12 @@ impl GatewayProcess {
         let path = dir.path().join("callgate.toml");
         std::fs::write(&path, config).context("writing callgate.toml")?;
         let log = std::fs::File::create(dir.path().join("callgate.log"))?;
-        let child = Command::new(&spec.bin)
+        let mut cmd = Command::new(&spec.bin);
+        // The generated file is the whole configuration: no CALLGATE_* override of this shell.
+        for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("CALLGATE_")) {
+            cmd.env_remove(k);
+        }
+        let child = cmd
             .args(["run", "--config"])
             .arg(&path)
             .env("RUST_LOG", &spec.log_level)

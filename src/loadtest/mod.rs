@@ -82,13 +82,15 @@ pub enum Target {
         log_level: String,
     },
     /// An already running callgate (process `pid`, webhooks to `webhook_url`) whose
-    /// `[meta] graph_base_url` is `http://<meta_listen>` and whose route rings the generator's
-    /// far end at `agent_listen`.
+    /// `[meta] graph_base_url` is `http://<meta_listen>`, whose route rings the generator's far
+    /// end on `agent_port` and whose `[[numbers]]` include [`meta::PNID`].
     Attach {
         /// Its process id.
         pid: u32,
         /// Its webhook URL.
         webhook_url: String,
+        /// Its `[meta] app_secret` (webhooks are signed with it).
+        app_secret: String,
     },
 }
 

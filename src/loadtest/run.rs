@@ -105,6 +105,9 @@ struct Sample {
 /// Runs `cfg`, calling `progress` every half second; returns the summary (see the module docs).
 pub async fn run(cfg: LoadConfig, mut progress: impl FnMut(&Progress)) -> anyhow::Result<Summary> {
     let machine = machine_description();
+    let started_unix = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
     let tone = Arc::new(ToneFrames::encode(TONE_HZ).context("encoding the test tone")?);
     let phones = Phones::start(cfg.ip, cfg.phone_workers, tone.clone()).await?;
     let probes = Probes::default();
@@ -122,7 +125,12 @@ pub async fn run(cfg: LoadConfig, mut progress: impl FnMut(&Progress)) -> anyhow
     };
     let listener = tokio::net::TcpListener::bind(cfg.meta_listen)
         .await
-        .with_context(|| format!("cannot listen on {} for the Meta stand-in", cfg.meta_listen))?;
+        .with_context(|| {
+            format!(
+                "cannot listen on {} for the Meta stand-in: is the port in use? choose another with --meta-listen",
+                cfg.meta_listen
+            )
+        })?;
     let meta_addr = listener.local_addr()?;
     let (mut gateway, complexity) = match &cfg.target {
         Target::Spawn {
@@ -141,15 +149,15 @@ pub async fn run(cfg: LoadConfig, mut progress: impl FnMut(&Progress)) -> anyhow
             };
             (GatewayProcess::spawn(&spec).await?, Some(*opus_complexity))
         }
-        Target::Attach { pid, webhook_url } => {
-            (GatewayProcess::attach(*pid, webhook_url.clone())?, None)
-        }
+        Target::Attach {
+            pid, webhook_url, ..
+        } => (GatewayProcess::attach(*pid, webhook_url.clone())?, None),
     };
-    let meta = MetaStandIn::new(
-        phones.clone(),
-        gateway.webhook_url.clone(),
-        APP_SECRET.into(),
-    );
+    let secret = match &cfg.target {
+        Target::Attach { app_secret, .. } => app_secret.clone(),
+        Target::Spawn { .. } => APP_SECRET.to_string(),
+    };
+    let meta = MetaStandIn::new(phones.clone(), gateway.webhook_url.clone(), secret);
     let server = tokio::spawn(meta.clone().serve(listener));
     tokio::time::sleep(Duration::from_secs(1)).await;
     let idle = gateway
@@ -220,6 +228,7 @@ pub async fn run(cfg: LoadConfig, mut progress: impl FnMut(&Progress)) -> anyhow
     summary.gateway.pid = gateway.pid;
     summary.duration_s = duration.as_secs_f64();
     summary.machine = machine;
+    summary.started_unix = started_unix;
     Ok(summary)
 }
 
@@ -324,7 +333,13 @@ async fn call_flow(
     while failure.is_none() && media_at.is_none() {
         let (wa, pbx) = {
             let s = probe.lock();
-            (s.phone.first_audio_in, s.far.first_audio_in)
+            // sipp reports nothing: the echo reaching the phone proves both directions.
+            let far = if ctx.far.probed() {
+                s.far.first_audio_in
+            } else {
+                s.phone.first_audio_in
+            };
+            (s.phone.first_audio_in, far)
         };
         match (wa, pbx) {
             (Some(a), Some(b)) => media_at = Some(a.max(b)),
@@ -450,9 +465,6 @@ fn summarise(
         loss_to_pbx: loss_pbx,
         loss_to_wa: loss_wa,
         command: std::env::args().collect::<Vec<_>>().join(" "),
-        started_unix: std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs()),
         ..Summary::default()
     }
 }
