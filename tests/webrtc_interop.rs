@@ -142,9 +142,14 @@ async fn aiortc_as_the_whatsapp_user_exchanges_tones_and_dtmf_with_baresip_throu
     let (samples, rate) = pbx.heard().expect("baresip recorded the call");
     let tail = &samples[(rate as usize).min(samples.len())..];
     let hz = dominant_frequency(tail, rate);
+    let stats = t.gw.store.find_call(&id).unwrap().and_then(|r| r.stats);
     assert!(
         near(hz, 440.0),
-        "baresip did not hear aiortc's 440 Hz: {hz:?}"
+        "baresip did not hear aiortc's 440 Hz: {hz:?} in {} samples at {rate} Hz (rms {:.4}); \
+         media stats {stats:?}\n{}",
+        samples.len(),
+        rms(tail),
+        pbx.log()
     );
     t.shutdown().await;
 }
