@@ -276,15 +276,7 @@ impl Bic {
             }
             Input::Timeout if now >= deadline => {
                 self.release_agent(out);
-                let draft = EndDraft::new(
-                    now,
-                    EndReason::PbxFailed(PbxFailure::Timeout),
-                    Side::Business,
-                )
-                .detail(format!(
-                    "the agent did not answer within {} s",
-                    self.config.pbx_ring_timeout.as_secs_f64()
-                ));
+                let draft = self.agent_no_answer(now);
                 self.finish(draft, out)
             }
             Input::Timeout => BicState::RingingAgent { deadline },
@@ -320,15 +312,7 @@ impl Bic {
             }
             Input::Timeout if now >= deadline => {
                 self.release_agent(out);
-                let draft = EndDraft::new(
-                    now,
-                    EndReason::PbxFailed(PbxFailure::Timeout),
-                    Side::Business,
-                )
-                .detail(format!(
-                    "the agent did not answer within {} s",
-                    self.config.pbx_ring_timeout.as_secs_f64()
-                ));
+                let draft = self.agent_no_answer(now);
                 self.terminate(now, draft, true, out)
             }
             Input::Timeout => BicState::JoiningAgent { deadline },
@@ -594,6 +578,19 @@ impl Bic {
                 out,
             ),
         }
+    }
+
+    /// The end of a call whose agent did not answer within the ring timeout.
+    fn agent_no_answer(&self, now: Instant) -> EndDraft {
+        EndDraft::new(
+            now,
+            EndReason::PbxFailed(PbxFailure::Timeout),
+            Side::Business,
+        )
+        .detail(format!(
+            "the agent did not answer within {} s",
+            self.config.pbx_ring_timeout.as_secs_f64()
+        ))
     }
 
     /// Both legs are up: audio flows both ways from now on.

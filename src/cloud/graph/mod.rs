@@ -272,23 +272,9 @@ impl GraphClient {
         if let Some(text) = body_text {
             interactive["body"] = json!({"text": text});
         }
-        let body = json!({
-            "messaging_product": "whatsapp",
-            "recipient_type": "individual",
-            "to": to,
-            "type": "interactive",
-            "interactive": interactive,
-        });
-        let url = self.url(pnid, "messages");
-        let action = "send_call_permission_request";
-        let resp = self
-            .execute(action, Method::POST, url, Some(&body), Retry::UnsentOnly)
-            .instrument(tracing::info_span!("graph", action, pnid))
-            .await?;
-        types::message_id(&resp).ok_or_else(|| GraphError::Decode {
-            action,
-            reason: "no messages[0].id in the response".into(),
-        })
+        let message = json!({"type": "interactive", "interactive": interactive});
+        self.send_message(pnid, to, message, "send_call_permission_request")
+            .await
     }
 
     /// Sends an approved template (one with a `call_permission_request` component, outside the
@@ -300,15 +286,31 @@ impl GraphClient {
         name: &str,
         language: &str,
     ) -> Result<String, GraphError> {
-        let body = json!({
-            "messaging_product": "whatsapp",
-            "recipient_type": "individual",
-            "to": to,
+        let message = json!({
             "type": "template",
             "template": {"name": name, "language": {"code": language}},
         });
+        self.send_message(pnid, to, message, "send_template").await
+    }
+
+    /// Posts `message` (its `type` and content) to `to` through `/{pnid}/messages`; returns the
+    /// message's `wamid`. Not retried once sent (a duplicate would reach the user).
+    async fn send_message(
+        &self,
+        pnid: &str,
+        to: &str,
+        message: Value,
+        action: &'static str,
+    ) -> Result<String, GraphError> {
+        let mut body = json!({
+            "messaging_product": "whatsapp",
+            "recipient_type": "individual",
+            "to": to,
+        });
+        if let (Some(b), Value::Object(m)) = (body.as_object_mut(), message) {
+            b.extend(m);
+        }
         let url = self.url(pnid, "messages");
-        let action = "send_template";
         let resp = self
             .execute(action, Method::POST, url, Some(&body), Retry::UnsentOnly)
             .instrument(tracing::info_span!("graph", action, pnid))
