@@ -11,7 +11,9 @@
 //!   distinct frames, [`ToneFrames`]; the far end echoes them unchanged);
 //! - transcoding, WhatsApp -> PBX: the PBX-side RTP timestamp (callgate advances it by one frame
 //!   per WhatsApp frame, concealed losses included), anchored at the first packet on the latest
-//!   frame the phone sent before it (frames sent before callgate bridged the call were dropped);
+//!   frame the phone sent before it (frames sent before callgate bridged the call were dropped),
+//!   and moved whenever a packet would map to a frame the phone has not sent yet (the phone's
+//!   next frame went out while the first packet was crossing callgate);
 //! - transcoding, PBX -> WhatsApp: nothing survives Opus encoding, so sends and receives are
 //!   paired first in first out (callgate turns each PBX frame into one WhatsApp frame; its own
 //!   comfort-silence frames are not paired). A frame dropped inside callgate would shift this
@@ -246,13 +248,21 @@ impl CallProbe {
         let id = match self.frames {
             Some(_) => content,
             None => {
-                if s.anchor.is_none() {
-                    // The latest frame the phone sent before this packet caused it.
-                    let n = s.last_phone_frame.filter(|(_, t)| *t <= at).map(|(n, _)| n);
-                    s.anchor = n.map(|n| (ts, n));
+                let mapped = s
+                    .anchor
+                    .map(|(ts0, n0)| n0 + ts.saturating_sub(ts0) / FRAME_TICKS_8K);
+                // The latest frame the phone sent before this packet arrived.
+                let latest = s.last_phone_frame.filter(|(_, t)| *t <= at).map(|(n, _)| n);
+                match (mapped, latest) {
+                    // A packet cannot come from a frame the phone has not sent yet: the anchor
+                    // was taken one frame late (the phone's next frame went out while the first
+                    // packet crossed callgate), so it moves to the latest frame sent.
+                    (None, Some(n)) | (Some(_), Some(n)) if mapped.is_none_or(|m| m > n) => {
+                        s.anchor = Some((ts, n));
+                        Some(n)
+                    }
+                    (mapped, _) => mapped,
                 }
-                s.anchor
-                    .map(|(ts0, n0)| n0 + ts.saturating_sub(ts0) / FRAME_TICKS_8K)
             }
         };
         s.to_pbx.received(id, at);
@@ -329,6 +339,39 @@ mod tests {
         p.received(Some(4), t0 + 3001 * MS);
         assert_eq!(p.samples_us, [3000, 4000, 1000, 1000]);
         assert_eq!(p.lost, 1);
+    }
+
+    #[test]
+    fn transcoded_pairing_recovers_from_an_anchor_taken_one_frame_late() {
+        let t0 = Instant::now();
+        let probe = CallProbe::new(None);
+        let pcmu = |seq: u16, ts: u32| {
+            let mut d = vec![0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
+            d[2..4].copy_from_slice(&seq.to_be_bytes());
+            d[4..8].copy_from_slice(&ts.to_be_bytes());
+            d.extend_from_slice(&[0xff; 160]);
+            d
+        };
+        // Frame 0 crosses callgate slowly: frame 1 is sent before frame 0's packet arrives,
+        // so the first anchor maps the packet to frame 1.
+        probe.phone_sent(0, 0, t0);
+        probe.phone_sent(1, 1, t0 + 20 * MS);
+        let d = pcmu(0, 1000);
+        probe.far_received(&RtpPacket::parse(&d).unwrap(), t0 + 21 * MS);
+        // From here on each frame crosses callgate in 1 ms.
+        for n in 1..200u32 {
+            let sent = t0 + 20 * n * MS;
+            if n > 1 {
+                probe.phone_sent(u64::from(n), n as usize, sent);
+            }
+            let d = pcmu(n as u16, 1000 + 160 * n);
+            probe.far_received(&RtpPacket::parse(&d).unwrap(), sent + MS);
+        }
+        let s = probe.lock();
+        assert_eq!(s.to_pbx.lost, 0, "every frame sent was paired");
+        // Frame 1 was paired with frame 0's packet, so frame 1's own packet finds nothing.
+        assert_eq!(s.to_pbx.samples_us.len(), 199);
+        assert!(s.to_pbx.samples_us.iter().all(|&us| us == 1000));
     }
 
     #[test]
