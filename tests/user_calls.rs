@@ -148,8 +148,8 @@ async fn dtmf_crosses_both_ways_with_opus_and_48khz_durations() {
     dtmf_crosses_with("opus/48000/2", &["opus"]).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn pbx_hangup_ends_the_whatsapp_call_with_terminate() {
+/// A user's call answered by baresip with PCMU, up once the phone hears the PBX's 1000 Hz.
+async fn pcmu_call_to_baresip_up() -> (support::baresip::Baresip, TestGateway, String) {
     let pbx = support::baresip::start("auto", "pcmu");
     let t = gateway(&pbx.uri("udp"), &["pcmu"]).await;
     let id = user_calls(&t);
@@ -158,6 +158,12 @@ async fn pbx_hangup_ends_the_whatsapp_call_with_terminate() {
     })
     .await;
     assert!(near(r.dominant_hz, 1000.0), "call not up: {r:?}");
+    (pbx, t, id)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pbx_hangup_ends_the_whatsapp_call_with_terminate() {
+    let (pbx, t, id) = pcmu_call_to_baresip_up().await;
     pbx.command("hangup", "");
     let rec = ended_record(&t, &id, Duration::from_secs(5)).await;
     assert_eq!(rec.ended_by.as_deref(), Some("business"), "{rec:?}");
@@ -315,5 +321,24 @@ async fn failed_pre_accept_cancels_the_ringing_pbx_and_rejects_the_call() {
     tokio::task::spawn_blocking(move || pbx.assert_success(Duration::from_secs(10)))
         .await
         .unwrap();
+    t.shutdown().await;
+}
+
+/// Callgate sends RTCP from its RTP port + 1 and reads baresip's reports there: the record
+/// carries the PBX leg's round-trip time (loopback: well under 50 ms).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pbx_rtcp_reports_give_the_call_record_a_round_trip_time() {
+    let (pbx, t, id) = pcmu_call_to_baresip_up().await;
+    // Our first sender report goes out at once, then every 5 s; baresip reports every ~5 s.
+    tokio::time::sleep(Duration::from_secs(12)).await;
+    t.sandbox().hangup(&id).unwrap();
+    let rec = ended_record(&t, &id, Duration::from_secs(5)).await;
+    let stats = rec.stats.expect("media stats recorded");
+    let rtt = stats["bridge"]["pbx_rtt_ms"].as_f64();
+    assert!(
+        rtt.is_some_and(|ms| (0.0..50.0).contains(&ms)),
+        "no RTT from the PBX's RTCP: {stats}\nbaresip:\n{}",
+        pbx.log()
+    );
     t.shutdown().await;
 }

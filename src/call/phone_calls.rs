@@ -175,14 +175,14 @@ async fn take(
         .await;
         return false;
     }
-    let rtp = match env.ports.bind().await {
+    let rtp = match env.ports.bind_pair().await {
         Ok(s) => s,
         Err(e) => {
             refuse(call, 503, &e.to_string(), Some(30)).await;
             return false;
         }
     };
-    let port = rtp.local_addr().map(|a| a.port()).unwrap_or_default();
+    let port = rtp.rtp.local_addr().map(|a| a.port()).unwrap_or_default();
     let media = PbxMedia::new(env.public_ip, port, &env.codecs);
     let (leg, out) = match InboundLeg::from_invite(
         Instant::now(),

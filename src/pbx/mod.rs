@@ -23,7 +23,7 @@ pub mod transport;
 pub use inbound::{InboundLeg, Refusal, Unusable};
 pub use invite::Target;
 pub use leg::{LegConfig, PbxEvent, PbxLeg, failure_for};
-pub use ports::PortAllocator;
+pub use ports::{PortAllocator, RtpPair};
 pub use sdp::{PbxMedia, parse_codecs};
 pub use transport::{CallInbox, Incoming, NewCall, SipSender, SipTransport};
 

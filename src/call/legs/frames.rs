@@ -107,9 +107,17 @@ impl Legs {
             .unwrap_or_default();
         let mut buf = [0u8; 256];
         if let Ok(n) = b.pbx_rtcp_report(now.into_std(), wallclock, &mut buf) {
-            // No rtcp-mux toward the PBX: RTCP goes to the RTP port + 1 (RFC 3550).
+            // No rtcp-mux toward the PBX: RTCP goes from our RTP port + 1 to theirs (RFC 3550).
             let to = SocketAddr::new(remote.ip(), remote.port().wrapping_add(1));
-            send_udp(&rtp.socket, &buf[..n], to);
+            send_udp(&rtp.rtcp, &buf[..n], to);
+        }
+    }
+
+    /// An RTCP datagram from the PBX (its reports give the PBX leg's round-trip time).
+    pub(super) fn on_pbx_rtcp(&mut self, n: usize, now: Instant) {
+        let Some(b) = &mut self.bridge else { return };
+        if let Err(e) = b.on_pbx_rtcp(&self.rtcp_buf[..n], now.into_std()) {
+            tracing::debug!(error = %e, "unreadable RTCP from the PBX");
         }
     }
 

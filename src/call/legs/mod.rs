@@ -42,7 +42,7 @@ use tokio::time::Instant;
 use super::{Input, PbxFailure, PbxRing};
 use crate::media::Bridge;
 use crate::media::{BridgeConfig, PbxCodec};
-use crate::pbx::PbxEvent;
+use crate::pbx::{PbxEvent, RtpPair};
 use crate::whatsapp_media::WaLegConfig;
 use callgate_sip::sdp_negotiation::{CodecKind, Negotiated};
 use clock::{FrameClock, LegTimer};
@@ -73,6 +73,8 @@ pub enum Wake {
     Sip(Option<Box<crate::pbx::Incoming>>),
     /// A datagram arrived on the PBX RTP socket (length, sender).
     Rtp(usize, SocketAddr),
+    /// A datagram arrived on the PBX RTCP socket (length).
+    Rtcp(usize),
     /// The legs' timer fired: str0m's or the PBX leg's timeout, the frame clock, the
     /// ICE-disconnect grace period or the PBX linger time (whichever are due).
     Timer,
@@ -111,6 +113,7 @@ pub struct Legs {
     next_rtcp: Option<Instant>,
     wa_buf: Vec<u8>,
     rtp_buf: Vec<u8>,
+    rtcp_buf: Vec<u8>,
     media_stats: Option<Value>,
 }
 
@@ -121,13 +124,14 @@ pub struct PhoneLeg {
     pub leg: crate::pbx::InboundLeg,
     /// Messages for its Call-ID.
     pub inbox: crate::pbx::CallInbox,
-    /// Our RTP socket toward the phone.
-    pub rtp: UdpSocket,
+    /// Our RTP and RTCP sockets toward the phone.
+    pub rtp: RtpPair,
 }
 
-/// The PBX-side RTP socket and where to send.
+/// The PBX-side RTP and RTCP sockets and where to send.
 struct RtpSide {
     socket: UdpSocket,
+    rtcp: UdpSocket,
     remote: Option<SocketAddr>,
 }
 
@@ -153,6 +157,7 @@ impl Legs {
             next_rtcp: None,
             wa_buf: vec![0; MAX_DATAGRAM],
             rtp_buf: vec![0; MAX_DATAGRAM],
+            rtcp_buf: vec![0; MAX_DATAGRAM],
             media_stats: None,
         }
     }
@@ -182,6 +187,7 @@ impl Legs {
         self.timer.arm(deadline);
         let wa_sock = self.wa.as_ref().map(|w| &w.socket);
         let rtp_sock = self.rtp.as_ref().map(|r| &r.socket);
+        let rtcp_sock = self.rtp.as_ref().map(|r| &r.rtcp);
         let inbox = self.pbx.as_mut().filter(|p| p.inbox_open);
         tokio::select! {
             r = recv_on(wa_sock, &mut self.wa_buf) => match r {
@@ -192,6 +198,10 @@ impl Legs {
             r = recv_on(rtp_sock, &mut self.rtp_buf) => match r {
                 Ok((n, from)) => Wake::Rtp(n, from),
                 Err(e) => { tracing::debug!(error = %e, "PBX RTP socket error"); Wake::SocketError }
+            },
+            r = recv_on(rtcp_sock, &mut self.rtcp_buf) => match r {
+                Ok((n, _)) => Wake::Rtcp(n),
+                Err(e) => { tracing::debug!(error = %e, "PBX RTCP socket error"); Wake::SocketError }
             },
             _ = self.timer.wait() => Wake::Timer,
         }
@@ -221,6 +231,7 @@ impl Legs {
                 }
             }
             Wake::Rtp(n, _from) => self.on_pbx_rtp(n, now, &mut out),
+            Wake::Rtcp(n) => self.on_pbx_rtcp(n, now),
             Wake::Timer => self.on_timer(now, &mut out).await,
             Wake::SocketError => {}
         }
@@ -329,7 +340,7 @@ impl Legs {
                 LegOutput::Input(Input::PbxFailed(PbxFailure::NotFound)),
             ];
         };
-        let socket = match self.env.ports.bind().await {
+        let RtpPair { rtp: socket, rtcp } = match self.env.ports.bind_pair().await {
             Ok(s) => s,
             Err(e) => return pbx_unreachable(e.to_string()),
         };
@@ -346,6 +357,7 @@ impl Legs {
                 self.pbx = Some(side);
                 self.rtp = Some(RtpSide {
                     socket,
+                    rtcp,
                     remote: None,
                 });
                 self.drain_pbx(&mut out);
@@ -376,13 +388,14 @@ impl Legs {
     }
 
     /// A phone's call to a WhatsApp user: its leg (100 Trying already sent), inbox and the RTP
-    /// socket our SDP answer announced.
+    /// and RTCP sockets our SDP answer announced.
     pub fn attach_phone(&mut self, phone: PhoneLeg) {
         let side = PbxSide::inbound(phone.leg, phone.inbox, self.env.sip.sender());
         let remote = side.negotiated().and_then(|n| n.remote);
         self.pbx = Some(side);
         self.rtp = Some(RtpSide {
-            socket: phone.rtp,
+            socket: phone.rtp.rtp,
+            rtcp: phone.rtp.rtcp,
             remote,
         });
         self.refresh_pbx_deadline();
