@@ -1,37 +1,74 @@
-//! Signal analysis for tests and the demo: dominant frequency by a Goertzel scan over
-//! 100-4000 Hz and RMS level in dBFS. Not used on the per-packet path.
+//! Signal analysis for tests, the demo, the sandbox phone and the load generator: RMS level,
+//! Goertzel power and the dominant frequency (a windowed Goertzel scan). Not used on the
+//! per-packet path.
 
-/// Power of `freq` in `samples` (Goertzel algorithm), normalised by length.
-#[must_use]
-pub fn goertzel_power(samples: &[i16], rate: u32, freq: f64) -> f64 {
+use std::f64::consts::PI;
+
+/// RMS level as a fraction of full scale (0..1).
+pub fn rms(samples: &[i16]) -> f64 {
     if samples.is_empty() {
         return 0.0;
     }
-    let w = 2.0 * std::f64::consts::PI * freq / f64::from(rate);
+    let sum: f64 = samples
+        .iter()
+        .map(|&s| (f64::from(s) / 32768.0).powi(2))
+        .sum();
+    (sum / samples.len() as f64).sqrt()
+}
+
+/// The power of `samples` at `hz` (Goertzel algorithm), normalised by the length.
+pub fn goertzel_power(samples: &[i16], rate: u32, hz: f64) -> f64 {
+    let w = 2.0 * PI * hz / f64::from(rate);
     let coeff = 2.0 * w.cos();
     let (mut s1, mut s2) = (0.0f64, 0.0f64);
     for &x in samples {
-        let s0 = f64::from(x) + coeff * s1 - s2;
+        let s0 = f64::from(x) / 32768.0 + coeff * s1 - s2;
         s2 = s1;
         s1 = s0;
     }
     let power = s1 * s1 + s2 * s2 - coeff * s1 * s2;
-    power / (samples.len() as f64).powi(2)
+    power / (samples.len().max(1) as f64).powi(2)
 }
 
-/// The strongest frequency between 100 Hz and 4000 Hz (or Nyquist), scanned in 5 Hz steps and
-/// refined to 1 Hz around the peak. `None` for silence or too few samples (< 10 ms).
-#[must_use]
+/// The power at `hz` summed over blocks of `window.len()` samples, each weighted by `window` (a
+/// Hann window, at most as long as the signal). A block of T seconds has a main lobe of +-2/T Hz and no null inside it, so a scan in
+/// steps of 1/T never falls between a tone and its neighbours' nulls (an unwindowed scan over a
+/// whole recording does, and then picks a harmonic).
+fn block_power(samples: &[i16], rate: u32, hz: f64, window: &[f64]) -> f64 {
+    let w = 2.0 * PI * hz / f64::from(rate);
+    let coeff = 2.0 * w.cos();
+    samples
+        .chunks_exact(window.len())
+        .map(|chunk| {
+            let (mut s1, mut s2) = (0.0f64, 0.0f64);
+            for (&x, &hann) in chunk.iter().zip(window) {
+                let s0 = hann * f64::from(x) / 32768.0 + coeff * s1 - s2;
+                s2 = s1;
+                s1 = s0;
+            }
+            s1 * s1 + s2 * s2 - coeff * s1 * s2
+        })
+        .sum()
+}
+
+/// The dominant frequency between 50 Hz and 8 kHz: a 25 Hz scan on 80 ms blocks, refined in 1 Hz
+/// steps on 1 s blocks around the best bin (see [`block_power`]). `None` when the signal is (near)
+/// silent.
 pub fn dominant_frequency(samples: &[i16], rate: u32) -> Option<f64> {
-    if samples.len() < rate as usize / 100 || samples.iter().all(|&s| s == 0) {
+    if samples.len() < (rate / 50) as usize || rms(samples) < 0.001 {
         return None;
     }
-    let top = 4000.0f64.min(f64::from(rate) / 2.0 - 50.0);
-    let scan = |from: f64, to: f64, step: f64| {
-        let mut best = (from, -1.0f64);
-        let mut f = from;
-        while f <= to {
-            let p = goertzel_power(samples, rate, f);
+    let top = (f64::from(rate) / 2.0 - 50.0).min(8000.0);
+    let best_in = |lo: f64, hi: f64, step: f64| {
+        let block = ((f64::from(rate) * 2.0 / step) as usize).clamp(2, samples.len());
+        let n = (block - 1) as f64;
+        let window: Vec<f64> = (0..block)
+            .map(|i| 0.5 - 0.5 * (2.0 * PI * i as f64 / n).cos())
+            .collect();
+        let mut best = (lo, f64::MIN);
+        let mut f = lo;
+        while f <= hi {
+            let p = block_power(samples, rate, f, &window);
             if p > best.1 {
                 best = (f, p);
             }
@@ -39,12 +76,8 @@ pub fn dominant_frequency(samples: &[i16], rate: u32) -> Option<f64> {
         }
         best.0
     };
-    let coarse = scan(100.0, top, 5.0);
-    Some(scan(
-        (coarse - 5.0).max(100.0),
-        (coarse + 5.0).min(top),
-        1.0,
-    ))
+    let coarse = best_in(50.0, top, 25.0);
+    Some(best_in((coarse - 25.0).max(20.0), coarse + 25.0, 1.0))
 }
 
 /// RMS level in dBFS (a full-scale sine reads about -3 dBFS); `-inf` for digital silence.
