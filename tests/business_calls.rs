@@ -179,6 +179,109 @@ async fn api_call_bridges_agent_and_user(mode: &str, hang_up_by: &str) {
     t.shutdown().await;
 }
 
+/// The runs of consecutive loud 20 ms frames of `samples`, in order.
+fn loud_runs(samples: &[i16], rate: u32) -> Vec<Vec<i16>> {
+    let mut runs: Vec<Vec<i16>> = Vec::new();
+    let mut in_run = false;
+    for f in samples.chunks(rate as usize / 50) {
+        let loud = rms(f) > 0.01;
+        match (loud, in_run) {
+            (true, true) => runs.last_mut().unwrap().extend_from_slice(f),
+            (true, false) => runs.push(f.to_vec()),
+            _ => {}
+        }
+        in_run = loud;
+    }
+    runs
+}
+
+/// Whether `hz` is within 5 Hz of `expect` (425 Hz ringback vs 440 Hz voice).
+fn close(hz: Option<f64>, expect: f64) -> bool {
+    hz.is_some_and(|h| (h - expect).abs() < 5.0)
+}
+
+/// Places an API call from `agent` in `mode` and returns (callgate id, Meta id).
+async fn place_to_agent(t: &TestGateway, agent: &str, mode: &str) -> (String, String) {
+    t.sandbox()
+        .set_permission(USER, PermissionKind::Permanent, None, true);
+    let (status, body) = place(
+        t,
+        json!({"to": format!("+{USER}"), "agent": agent, "mode": mode}),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let id = body["id"].as_str().unwrap().to_string();
+    let meta = meta_id(t, &id).await;
+    (id, meta)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agent_first_agent_hears_ringback_while_the_user_rings() {
+    let pbx = support::baresip::start("auto", "pcmu");
+    let t = common::start().await;
+    let (id, meta) = place_to_agent(&t, &pbx.uri("udp"), "agent_first").await;
+    // The user's phone rings for 2.5 s: one 1 s burst of the 425 Hz European ringback.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    t.sandbox().answer(&meta).unwrap();
+    wait_state(&t, &id, "connected").await;
+    let r = user_hears(&t, &meta, 1000.0).await;
+    assert!(near(r.dominant_hz, 1000.0), "call not bridged: {r:?}");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    t.sandbox().hangup(&meta).unwrap();
+    wait_state(&t, &id, "ended").await;
+    let closed = support::wait_until(Duration::from_secs(5), || pbx.log().contains("closed"));
+    assert!(closed, "the agent's call was not closed:\n{}", pbx.log());
+    let (samples, rate) = pbx.heard().expect("baresip recorded the call");
+    let runs = loud_runs(&samples, rate);
+    let secs = |run: &Vec<i16>| run.len() as f64 / f64::from(rate);
+    let summary: Vec<_> = runs
+        .iter()
+        .map(|r| (dominant_frequency(r, rate), secs(r)))
+        .collect();
+    assert!(runs.len() >= 2, "ringback then the user: {summary:?}");
+    let ring = &runs[0];
+    assert!(
+        close(dominant_frequency(ring, rate), 425.0) && (0.8..1.3).contains(&secs(ring)),
+        "the agent did not hear one 1 s burst of 425 Hz ringback first: {summary:?}"
+    );
+    let voice = runs.last().unwrap();
+    assert!(
+        close(dominant_frequency(voice, rate), 440.0) && secs(voice) > 1.0,
+        "after the ringback the agent hears the user's 440 Hz: {summary:?}"
+    );
+    assert!(t.timeline_kinds(&id).iter().any(|k| k == "ringback"));
+    t.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn user_first_user_hears_ringback_while_the_agent_rings() {
+    let pbx = support::baresip::start("manual", "pcmu");
+    let t = common::start().await;
+    let (id, meta) = place_to_agent(&t, &pbx.uri("udp"), "user_first").await;
+    t.sandbox().answer(&meta).unwrap();
+    // The user is on the line; the agent's phone rings (manual answer).
+    let r = user_hears(&t, &meta, 425.0).await;
+    assert!(
+        close(r.dominant_hz, 425.0) && r.rms > 0.01,
+        "the user did not hear the 425 Hz ringback while the agent rang: {r:?}\n{}",
+        get_call(&t, &id).await
+    );
+    let ringing = support::wait_until(Duration::from_secs(5), || {
+        pbx.log().to_lowercase().contains("incoming call")
+    });
+    assert!(ringing, "the agent's phone never rang:\n{}", pbx.log());
+    pbx.command("accept", "");
+    wait_state(&t, &id, "connected").await;
+    let r = user_hears(&t, &meta, 1000.0).await;
+    assert!(
+        near(r.dominant_hz, 1000.0) && r.rms > 0.01,
+        "after the agent answered the user hears the agent: {r:?}"
+    );
+    t.sandbox().hangup(&meta).unwrap();
+    wait_state(&t, &id, "ended").await;
+    t.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn api_call_agent_first_bridges_baresip_and_the_user_who_hangs_up() {
     api_call_bridges_agent_and_user("agent_first", "user").await;

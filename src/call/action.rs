@@ -33,8 +33,12 @@ pub enum Action {
         /// The SDP answer from the connect webhook.
         sdp: String,
     },
-    /// UIC: start sending audio toward WhatsApp (only ever after `accept`'s HTTP 200).
+    /// UIC: start sending audio toward WhatsApp (only ever after `accept`'s HTTP 200). BIC:
+    /// both parties are on the line. Either way any ringback stops.
     StartAudio,
+    /// BIC: the party already on the line hears ringback while the other one rings, until
+    /// [`Action::StartAudio`] or the end of the call.
+    Ringback(RingbackTo),
     /// UIC: send an INVITE to the PBX.
     RingPbx(PbxRing),
     /// BIC from a SIP phone: tell the phone the WhatsApp user is ringing (180 Ringing).
@@ -60,6 +64,15 @@ pub enum Action {
     /// The call is over: release the media leg and every other resource of the call. Always the
     /// last action the machine ever returns with protocol effect.
     Ended(Outcome),
+}
+
+/// Who hears the ringback.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RingbackTo {
+    /// The agent (PBX leg), while the WhatsApp user's phone rings (`agent_first`).
+    Pbx,
+    /// The WhatsApp user, while the agent's phone rings (`user_first`).
+    WhatsApp,
 }
 
 /// The INVITE to place toward the PBX for a user-initiated call.

@@ -11,7 +11,7 @@
 use std::mem;
 use std::time::Instant;
 
-use super::action::{Action, GraphRequest, PbxRing, Step};
+use super::action::{Action, GraphRequest, PbxRing, RingbackTo, Step};
 use super::config::CallConfig;
 use super::input::{GraphRequestKind, GraphSuccess, Input, MetaCallStatus, PbxFailure};
 use super::machine::CallState;
@@ -298,6 +298,8 @@ impl Bic {
         match input {
             Input::PbxProgress { status } => {
                 out.push(Action::Record(Step::PbxRinging { status }));
+                // The user is on the line and waits for the agent.
+                out.push(Action::Ringback(RingbackTo::WhatsApp));
                 BicState::JoiningAgent { deadline }
             }
             Input::PbxAnswered => {
@@ -429,6 +431,10 @@ impl Bic {
                     MetaCallStatus::Ringing => {
                         if !d.rang && self.params.origin == BicOrigin::SipPhone {
                             out.push(Action::ProgressPbx);
+                        }
+                        if !d.rang && self.agent == Agent::Answered {
+                            // `agent_first`: the agent is on the line and waits for the user.
+                            out.push(Action::Ringback(RingbackTo::Pbx));
                         }
                         d.rang = true;
                         BicState::Dialing(d)

@@ -297,6 +297,12 @@ impl Task<'_> {
                     self.absorb(out).await;
                 }
             }
+            Action::Ringback(to) => {
+                if let Some(legs) = &mut self.legs {
+                    let out = legs.start_ringback(to);
+                    self.absorb(out).await;
+                }
+            }
             Action::StartAudio => {
                 if let Some(legs) = &mut self.legs {
                     legs.start_audio();

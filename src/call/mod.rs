@@ -21,7 +21,7 @@ mod uic;
 #[cfg(test)]
 mod tests;
 
-pub use action::{Action, GraphRequest, PbxRing, Step};
+pub use action::{Action, GraphRequest, PbxRing, RingbackTo, Step};
 pub use bic::{AgentBridge, BicOrigin, BridgeMode, BusinessCallParams, sip_status_for_meta_error};
 pub use config::{CallConfig, ConfigError};
 pub use driver::DriverDeps;

@@ -208,6 +208,9 @@ pub struct MediaConfig {
     /// Opus encoder complexity (0-10) when transcoding.
     #[serde(default = "default_opus_complexity")]
     pub opus_complexity: u8,
+    /// The ringback a business call's waiting party hears while the other one rings.
+    #[serde(default)]
+    pub ringback: crate::media::ringback::RingbackStyle,
 }
 
 impl Default for MediaConfig {
@@ -218,6 +221,7 @@ impl Default for MediaConfig {
             port_min: default_port_min(),
             port_max: default_port_max(),
             opus_complexity: default_opus_complexity(),
+            ringback: crate::media::ringback::RingbackStyle::default(),
         }
     }
 }

@@ -74,6 +74,28 @@ fn wrong_type_is_reported_with_its_key_and_line() {
 }
 
 #[test]
+fn ringback_style_is_one_of_the_named_cadences() {
+    let cfg = load_str("default", DEFAULT_CONFIG, no_env()).unwrap();
+    assert_eq!(
+        cfg.media.ringback,
+        crate::media::ringback::RingbackStyle::Eu
+    );
+    let text = DEFAULT_CONFIG.replace("ringback = \"eu\"", "ringback = \"none\"");
+    let cfg = load_str("test.toml", &text, no_env()).unwrap();
+    assert_eq!(
+        cfg.media.ringback,
+        crate::media::ringback::RingbackStyle::None
+    );
+    let p = problems(&DEFAULT_CONFIG.replace("ringback = \"eu\"", "ringback = \"german\""));
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert_eq!(p[0].key, "media.ringback", "{p:?}");
+    assert!(
+        p[0].message.contains("`us`"),
+        "the message lists the choices: {p:?}"
+    );
+}
+
+#[test]
 fn invalid_toml_syntax_gives_the_line() {
     let text = "[http]\nlisten = \"127.0.0.1:1\n";
     let p = problems(text);

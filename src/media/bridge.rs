@@ -275,6 +275,18 @@ impl Bridge {
         }
     }
 
+    /// One ringback frame toward the PBX (already encoded in the PBX codec, `ticks` long), on
+    /// the PBX stream, so the agent's phone sees one continuous stream from ringback to voice.
+    pub fn pbx_ringback(&mut self, payload: &[u8], ticks: u32) -> Option<&[u8]> {
+        let n = payload.len().min(self.payload_buf.len());
+        self.payload_buf[..n].copy_from_slice(&payload[..n]);
+        let marker = std::mem::take(&mut self.pbx_first);
+        let header = self
+            .pbx_out
+            .audio(self.cfg.pbx_codec.payload_type(), marker, ticks);
+        self.emit_pbx(header, n)
+    }
+
     /// The DTMF packet for this PBX slot, if an event is being relayed.
     fn pbx_dtmf_slot(&mut self) -> Option<(super::rtp::RtpHeader, usize)> {
         let sender = self.pbx_dtmf.as_mut().filter(|s| s.is_active())?;

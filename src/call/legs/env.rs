@@ -7,6 +7,7 @@ use std::sync::Arc;
 use callgate_sip::sdp_negotiation::CodecKind;
 
 use crate::config::Config;
+use crate::media::ringback::RingbackStyle;
 use crate::pbx::{LegConfig, PbxError, PortAllocator, SipTransport, parse_codecs};
 use crate::whatsapp_media::Workarounds;
 
@@ -24,6 +25,8 @@ pub struct LegsEnv {
     pub codecs: Vec<CodecKind>,
     /// Opus encoder complexity when transcoding.
     pub opus_complexity: i32,
+    /// The ringback a business call's waiting party hears (`[media] ringback`).
+    pub ringback: RingbackStyle,
     /// str0m workarounds (all on in production).
     pub workarounds: Workarounds,
 }
@@ -46,6 +49,7 @@ impl LegsEnv {
             public_ip: cfg.media.public_ip,
             codecs: parse_codecs(&cfg.sip.codecs.join(","))?,
             opus_complexity: i32::from(cfg.media.opus_complexity),
+            ringback: cfg.media.ringback,
             workarounds: Workarounds::default(),
         })
     }

@@ -25,6 +25,7 @@ impl Legs {
             self.drain_pbx(out);
         }
         if self.clock.due(now) {
+            self.ringback_to_pbx();
             self.tick(now);
             self.clock.sent(now, false);
             self.drain_wa(now, out);
@@ -66,18 +67,24 @@ impl Legs {
                         wa.leg
                             .send_telephone_event(now.into_std(), f.payload, ts, f.marker)
                     }
-                    WaKind::Audio | WaKind::Silence => {
+                    WaKind::Audio => {
                         self.wa_ts = ts;
                         self.wa_ts32 = f.rtp_time;
                         wa.leg.send_opus(now.into_std(), f.payload, ts)
+                    }
+                    WaKind::Silence => {
+                        self.wa_ts = ts;
+                        self.wa_ts32 = f.rtp_time;
+                        let payload = silence_or_ringback(&mut self.ringing);
+                        wa.leg.send_opus(now.into_std(), payload, ts)
                     }
                 }
             }
             None => {
                 self.wa_ts += FRAME_TICKS_48K;
                 self.wa_ts32 = self.wa_ts32.wrapping_add(FRAME_TICKS_48K as u32);
-                wa.leg
-                    .send_opus(now.into_std(), &OPUS_SILENCE_FRAME, self.wa_ts)
+                let payload = silence_or_ringback(&mut self.ringing);
+                wa.leg.send_opus(now.into_std(), payload, self.wa_ts)
             }
         };
         if let Err(e) = sent {
@@ -140,5 +147,16 @@ impl Legs {
                 }
             }
         }
+    }
+}
+
+/// Comfort silence toward WhatsApp, or the ringback frame when one plays.
+fn silence_or_ringback(ringing: &mut Option<super::ringback::Ringing>) -> &[u8] {
+    match ringing
+        .as_mut()
+        .and_then(super::ringback::Ringing::next_for_whatsapp)
+    {
+        Some(frame) => frame,
+        None => &OPUS_SILENCE_FRAME,
     }
 }

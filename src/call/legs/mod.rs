@@ -27,6 +27,7 @@ mod env;
 mod frames;
 mod pbx_side;
 mod retire;
+mod ringback;
 mod wa_side;
 
 pub use env::LegsEnv;
@@ -114,6 +115,10 @@ pub struct Legs {
     wa_buf: Vec<u8>,
     rtp_buf: Vec<u8>,
     rtcp_buf: Vec<u8>,
+    /// The ringback being played, if any.
+    ringing: Option<ringback::Ringing>,
+    /// The PBX-bound RTP stream before the bridge takes it over (ringback toward the PBX).
+    pbx_stream: Option<crate::media::rtp::OutboundStream>,
     media_stats: Option<Value>,
 }
 
@@ -158,6 +163,8 @@ impl Legs {
             wa_buf: vec![0; MAX_DATAGRAM],
             rtp_buf: vec![0; MAX_DATAGRAM],
             rtcp_buf: vec![0; MAX_DATAGRAM],
+            ringing: None,
+            pbx_stream: None,
             media_stats: None,
         }
     }
@@ -435,6 +442,7 @@ impl Legs {
 
     /// `accept` succeeded: PBX audio and DTMF may now reach the WhatsApp user.
     pub fn start_audio(&mut self) {
+        self.stop_ringback();
         self.accepted = true;
         if let Some(b) = &mut self.bridge {
             b.set_wa_accepted(true);
@@ -448,6 +456,7 @@ impl Legs {
             self.media_stats = self.stats_json();
         }
         self.wa = None;
+        self.stop_ringback();
         self.clock.stop();
         self.rtp = None;
         self.bridge = None;
@@ -649,8 +658,10 @@ impl Legs {
             wa_te_pt: wa.leg.telephone_event_pt(),
             opus_complexity: self.env.opus_complexity,
         };
-        let stream =
-            crate::media::rtp::OutboundStream::new(rand::random(), rand::random(), rand::random());
+        let stream = self
+            .pbx_stream
+            .take()
+            .unwrap_or_else(ringback::new_pbx_stream);
         let first_ts = self.wa_ts32.wrapping_add(FRAME_TICKS_48K as u32);
         let mut bridge = Bridge::with_stream(cfg, stream, first_ts)
             .map_err(|e| format!("cannot bridge the PBX codec: {e}"))?;

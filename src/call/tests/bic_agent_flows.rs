@@ -194,3 +194,32 @@ fn connected_agent_hangup_terminates_and_operator_hangup_byes_the_agent() {
     let out = h.feed(Input::HangUp);
     assert_eq!(protocol(&out), vec![Action::HangUpPbx, bic_terminate()]);
 }
+
+#[test]
+fn agent_first_agent_hears_ringback_once_the_user_rings_until_media_connects() {
+    let mut h = agent_first_dialing();
+    h.feed(connect_ok());
+    let out = h.feed(Input::MetaStatus(MetaCallStatus::Ringing));
+    assert_eq!(protocol(&out), vec![Action::Ringback(RingbackTo::Pbx)]);
+    let again = h.feed(Input::MetaStatus(MetaCallStatus::Ringing));
+    assert!(
+        protocol(&again).is_empty(),
+        "a duplicate RINGING starts nothing"
+    );
+    h.feed(answer_webhook());
+    let out = h.feed(Input::MediaConnected);
+    assert_eq!(
+        protocol(&out),
+        vec![Action::StartAudio],
+        "StartAudio ends it"
+    );
+}
+
+#[test]
+fn user_first_user_hears_ringback_while_the_agent_rings() {
+    let mut h = user_first_joining();
+    let out = h.feed(Input::PbxProgress { status: 180 });
+    assert_eq!(protocol(&out), vec![Action::Ringback(RingbackTo::WhatsApp)]);
+    let out = h.feed(Input::PbxAnswered);
+    assert_eq!(protocol(&out), vec![Action::StartAudio]);
+}
