@@ -271,8 +271,9 @@ async fn pbx_hold_reinvite_is_answered_without_touching_the_whatsapp_leg() {
     t.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sipp_rtp_echo_pbx_sends_the_callers_tone_back() {
+/// A user's call to sipp's echoing UAS (PCMU only, no telephone-event), up once the phone
+/// hears its own 440 Hz back.
+async fn call_to_sipp_echo() -> (Sipp, TestGateway, String) {
     let pbx = Sipp::echo_uas();
     let t = gateway(&pbx.uri(), &["pcmu"]).await;
     let id = user_calls(&t);
@@ -285,6 +286,12 @@ async fn sipp_rtp_echo_pbx_sends_the_callers_tone_back() {
         "the WhatsApp user did not hear its own 440 Hz echoed: {r:?}\n{}",
         pbx.logs()
     );
+    (pbx, t, id)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sipp_rtp_echo_pbx_sends_the_callers_tone_back() {
+    let (_pbx, t, id) = call_to_sipp_echo().await;
     t.sandbox().hangup(&id).unwrap();
     ended_record(&t, &id, Duration::from_secs(5)).await;
     t.shutdown().await;
@@ -340,5 +347,59 @@ async fn pbx_rtcp_reports_give_the_call_record_a_round_trip_time() {
         "no RTT from the PBX's RTCP: {stats}\nbaresip:\n{}",
         pbx.log()
     );
+    t.shutdown().await;
+}
+
+/// How many 20 ms windows of `pcm`, 10 ms apart, have `digit`'s two tones far above the other
+/// keypad tones and the caller's 440 Hz.
+fn windows_with_dtmf(pcm: &[i16], rate: u32, digit: char) -> usize {
+    use callgate::media::analysis::goertzel_power;
+    let (row, col) = callgate::media::dtmf_tones::frequencies(digit).unwrap();
+    let others = [
+        697.0, 770.0, 852.0, 941.0, 1209.0, 1336.0, 1477.0, 1633.0, 440.0,
+    ];
+    let hop = rate as usize / 100;
+    pcm.windows(2 * hop)
+        .step_by(hop)
+        .filter(|f| {
+            let p = |hz| goertzel_power(f, rate, hz);
+            let loudest_other = others
+                .iter()
+                .filter(|&&hz| hz != row && hz != col)
+                .map(|&hz| p(hz))
+                .fold(0.0, f64::max);
+            p(row) > 10.0 * loudest_other && p(col) > 10.0 * loudest_other
+        })
+        .count()
+}
+
+/// sipp's UAS answers with PCMU and no telephone-event, and echoes what it gets: the WhatsApp
+/// user's digit comes back as the two tones of the key, so the PBX heard it in-band.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn whatsapp_digit_reaches_a_pbx_without_telephone_event_as_tones() {
+    let (_pbx, t, id) = call_to_sipp_echo().await;
+    t.sandbox().send_dtmf(&id, "5").unwrap();
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let wav = dir.path().join("heard.wav");
+    t.sandbox().write_recording(&id, &wav).await.unwrap();
+    let (pcm, rate) = callgate::sandbox::phone::audio::read_wav_mono(&wav).unwrap();
+    // The phone holds the key 100 ms; a window counts when it lies inside the tone.
+    let tone_ms = 10 * windows_with_dtmf(&pcm, rate, '5');
+    assert!(
+        tone_ms >= 60,
+        "the echo carried {tone_ms} ms of 770 + 1336 Hz (digit 5), want 60 ms or more"
+    );
+    assert_eq!(windows_with_dtmf(&pcm, rate, '9'), 0, "no other key");
+    t.sandbox().hangup(&id).unwrap();
+    let rec = ended_record(&t, &id, Duration::from_secs(5)).await;
+    let stats = rec.stats.expect("media stats recorded");
+    assert_eq!(stats["bridge"]["dtmf_to_pbx"], 1, "{stats}");
+    let media = t.gw.store.timeline(&id).unwrap();
+    let media = media
+        .iter()
+        .find(|e| e.kind == "pbx.media")
+        .expect("pbx.media");
+    assert_eq!(media.detail["dtmf_to_pbx"], "inband", "{:?}", media.detail);
     t.shutdown().await;
 }

@@ -28,6 +28,7 @@ use std::time::{Duration, Instant};
 
 use super::codec::{CodecError, MAX_OPUS_PACKET, OPUS_SILENCE_FRAME, PbxCodec};
 use super::dtmf::{DtmfEvent, DtmfEvents, DtmfReceiver, DtmfSender};
+use super::dtmf_tones::DtmfTones;
 use super::rtcp::{self, ReportBlock, RtcpPacket, SenderInfo};
 use super::rtp::{OutboundStream, RtpError, RtpPacket, looks_like_rtcp};
 use super::stats::{CodecImpairment, DirectionStats, MediaStats, RxTracker, estimate_mos};
@@ -60,7 +61,8 @@ pub struct BridgeConfig {
     /// The PBX leg's audio codec.
     pub pbx_codec: PbxCodec,
     /// The PBX leg's telephone-event PT, if it negotiated one. Without it, WhatsApp digits are
-    /// dropped (no in-band tone generation) and PBX digits can only arrive in-band, as audio.
+    /// played in-band as tones (transcoded legs; dropped with Opus passthrough) and PBX digits
+    /// can only arrive in-band, as audio.
     pub pbx_te_pt: Option<u8>,
     /// The clock of the PBX's telephone-event rtpmap (8000 or 48000).
     pub pbx_te_clock: u32,
@@ -154,6 +156,8 @@ pub struct Bridge {
     /// A WhatsApp frame filled the current PBX slot (see [`Bridge::pbx_dtmf_tick`]).
     wa_frame_seen: bool,
     pbx_dtmf: Option<DtmfSender>,
+    /// WhatsApp digits as tones, for a transcoded PBX leg without telephone-event.
+    pbx_tones: Option<DtmfTones>,
     wa_dtmf_rx: DtmfReceiver,
     wa_dtmf_seq: u16,
     pbx_buf: Vec<u8>,
@@ -198,6 +202,7 @@ impl Bridge {
             pbx_dtmf: cfg
                 .pbx_te_pt
                 .map(|pt| DtmfSender::new(pt, cfg.pbx_te_clock)),
+            pbx_tones: in_band_dtmf(&cfg),
             wa_dtmf_rx: DtmfReceiver::new(8000),
             wa_dtmf_seq: 0,
             pbx_buf: vec![0; PBX_MTU],
@@ -257,6 +262,7 @@ impl Bridge {
         self.cfg.pbx_codec = codec;
         self.stats.pbx_codec = codec.encoding_name().to_owned();
         self.pbx_rx.set_clock(codec.rtp_clock());
+        self.pbx_tones = in_band_dtmf(&self.cfg);
         self.restart_transcoder()
     }
 
@@ -297,6 +303,18 @@ impl Bridge {
         Some((self.pbx_out.stamped(pt, p.marker, p.timestamp, ticks), 4))
     }
 
+    /// The in-band DTMF frame for this PBX slot, if a WhatsApp digit is being played as tones.
+    fn pbx_tone_slot(&mut self) -> Option<(super::rtp::RtpHeader, usize)> {
+        let tones = self.pbx_tones.as_mut().filter(|t| t.is_active())?;
+        let t = self.transcoder.as_mut()?;
+        let pcm = &mut scratch(&mut self.pcm)[..t.frame_samples()];
+        tones.next_frame(pcm);
+        let (len, ticks) = t.encode_pbx(pcm, &mut self.payload_buf).ok()?;
+        let marker = std::mem::take(&mut self.pbx_first);
+        let pt = self.cfg.pbx_codec.payload_type();
+        Some((self.pbx_out.audio(pt, marker, ticks), len))
+    }
+
     /// One Opus frame from WhatsApp; returns the RTP datagram to send to the PBX (audio, or a
     /// DTMF packet in place of the audio while a WhatsApp digit is relayed).
     pub fn on_wa_audio(&mut self, opus_payload: &[u8]) -> Option<&[u8]> {
@@ -328,7 +346,7 @@ impl Bridge {
                 Err(_) => self.stats.codec_errors += 1,
             }
         }
-        if let Some((header, len)) = self.pbx_dtmf_slot() {
+        if let Some((header, len)) = self.pbx_dtmf_slot().or_else(|| self.pbx_tone_slot()) {
             // The audio of this slot is replaced (decoding above kept the decoder's state).
             return self.emit_pbx(header, len);
         }
@@ -367,8 +385,16 @@ impl Bridge {
         if std::mem::take(&mut self.wa_frame_seen) {
             return None;
         }
-        let (header, len) = self.pbx_dtmf_slot()?;
+        let (header, len) = self.pbx_dtmf_slot().or_else(|| self.pbx_tone_slot())?;
         self.emit_pbx(header, len)
+    }
+
+    /// Whether a WhatsApp digit is still being relayed to the PBX (RFC 4733 packets, tones or
+    /// the gap after them): [`Bridge::pbx_dtmf_tick`] must run every 20 ms until it is not.
+    #[must_use]
+    pub fn pbx_dtmf_active(&self) -> bool {
+        self.pbx_dtmf.as_ref().is_some_and(DtmfSender::is_active)
+            || self.pbx_tones.as_ref().is_some_and(DtmfTones::is_active)
     }
 
     /// One telephone-event payload from WhatsApp (telephone-event/8000, 8 kHz durations), in
@@ -383,6 +409,11 @@ impl Bridge {
         for e in events {
             if let Some(tx) = &mut self.pbx_dtmf
                 && relay(tx, e, start_ts)
+            {
+                self.stats.dtmf_to_pbx += 1;
+            }
+            if let Some(tones) = &mut self.pbx_tones
+                && play(tones, e)
             {
                 self.stats.dtmf_to_pbx += 1;
             }
@@ -655,6 +686,31 @@ fn scratch(pcm: &mut Vec<i16>) -> &mut [i16] {
 }
 
 /// Mirrors a received event onto a sender; returns true when a digit completed.
+/// In-band DTMF toward the PBX when it negotiated no telephone-event and its audio is
+/// transcoded (an Opus passthrough leg has no encoder to play tones with).
+fn in_band_dtmf(cfg: &BridgeConfig) -> Option<DtmfTones> {
+    (cfg.pbx_te_pt.is_none() && !cfg.pbx_codec.is_passthrough())
+        .then(|| DtmfTones::new(cfg.pbx_codec.audio_rate()))
+}
+
+/// Plays WhatsApp's key event `e` as tones; true when a digit was completed.
+fn play(tones: &mut DtmfTones, e: DtmfEvent) -> bool {
+    match e {
+        DtmfEvent::Start { digit } => {
+            tones.start(digit);
+            false
+        }
+        DtmfEvent::End(d) => {
+            if tones.is_held() {
+                tones.stop();
+            } else {
+                tones.play(d.digit, d.duration);
+            }
+            true
+        }
+    }
+}
+
 fn relay(tx: &mut DtmfSender, e: DtmfEvent, start_ts: u32) -> bool {
     match e {
         DtmfEvent::Start { digit } => {

@@ -6,6 +6,7 @@
 //! - [`codec`]: Opus, G.711 and G.722, and the PBX codec choice [`PbxCodec`];
 //! - [`rtp`] / [`rtcp`]: plain RTP parsing/building with stream continuity, RTCP SR/RR;
 //! - [`dtmf`]: RFC 4733 payloads, receive normalisation and sending;
+//! - [`dtmf_tones`]: in-band DTMF for a PBX leg without telephone-event;
 //! - [`ringback`]: the ringback tone a waiting party hears while the other one rings;
 //! - [`stats`]: per-direction counters, loss, jitter, RTT and a MOS estimate;
 //! - [`analysis`]: dominant frequency and level of PCM (tests and the demo).
@@ -14,6 +15,7 @@ pub mod analysis;
 pub mod bridge;
 pub mod codec;
 pub mod dtmf;
+pub mod dtmf_tones;
 pub mod ringback;
 pub mod rtcp;
 pub mod rtp;

@@ -23,14 +23,15 @@ use tokio::time::{Instant, Sleep};
 pub const FRAME: Duration = Duration::from_millis(20);
 /// Extra wait after a frame sent on arrival of PBX audio, for the PBX's jitter.
 pub const GRACE: Duration = Duration::from_millis(10);
-/// WhatsApp digits are relayed to the PBX one packet per slot at most this often.
-const PBX_SLOT: Duration = Duration::from_millis(15);
 
 /// When the next frame toward WhatsApp is due (see the module docs).
 #[derive(Debug, Default)]
 pub(super) struct FrameClock {
     next: Option<Instant>,
-    last_pbx_slot: Option<Instant>,
+    /// The next PBX-bound DTMF slot while a WhatsApp digit is relayed: WhatsApp sends digits
+    /// instead of audio, so no audio frame paces them; they keep their own 20 ms phase (tones
+    /// played in-band must reach the PBX as continuous audio).
+    pbx_slot: Option<Instant>,
 }
 
 impl FrameClock {
@@ -65,14 +66,31 @@ impl FrameClock {
         });
     }
 
-    /// Whether a PBX-bound DTMF slot may be filled now (every ~20 ms while WhatsApp sends
-    /// digits instead of audio); marks it filled.
+    /// A WhatsApp digit is being relayed: PBX slots from now on (the first one is due now).
+    pub fn start_pbx_slots(&mut self, now: Instant) {
+        self.pbx_slot.get_or_insert(now);
+    }
+
+    /// The digit (and its end packets or trailing gap) is out: no more PBX slots.
+    pub fn stop_pbx_slots(&mut self) {
+        self.pbx_slot = None;
+    }
+
+    /// When the next PBX slot is due, while digits are relayed.
+    pub fn pbx_slot_deadline(&self) -> Option<Instant> {
+        self.pbx_slot
+    }
+
+    /// Whether a PBX slot is due; if so the next one is scheduled 20 ms after it (keeping the
+    /// phase, at most one slot behind).
     pub fn take_pbx_slot(&mut self, now: Instant) -> bool {
-        if self.last_pbx_slot.is_some_and(|t| now < t + PBX_SLOT) {
-            return false;
+        match self.pbx_slot {
+            Some(t) if t <= now => {
+                self.pbx_slot = Some((t + FRAME).max(now));
+                true
+            }
+            _ => false,
         }
-        self.last_pbx_slot = Some(now);
-        true
     }
 }
 
@@ -141,11 +159,26 @@ mod tests {
     }
 
     #[test]
-    fn pbx_dtmf_slots_are_at_least_15_ms_apart() {
+    fn pbx_dtmf_slots_keep_a_20_ms_phase_of_their_own_while_digits_are_relayed() {
         let t0 = Instant::now();
         let mut c = FrameClock::default();
+        assert!(!c.take_pbx_slot(t0), "no digit, no slot");
+        c.start_pbx_slots(t0);
         assert!(c.take_pbx_slot(t0));
         assert!(!c.take_pbx_slot(t0 + 10 * MS));
-        assert!(c.take_pbx_slot(t0 + 20 * MS));
+        assert_eq!(c.pbx_slot_deadline(), Some(t0 + 20 * MS));
+        // The WhatsApp frame clock moving (PBX audio sent on arrival) does not move the slots.
+        c.start(t0);
+        c.sent(t0 + 5 * MS, true);
+        assert!(c.take_pbx_slot(t0 + 22 * MS), "a late wake-up");
+        assert_eq!(c.pbx_slot_deadline(), Some(t0 + 40 * MS), "keeps the phase");
+        assert!(c.take_pbx_slot(t0 + 75 * MS), "far behind");
+        assert_eq!(
+            c.pbx_slot_deadline(),
+            Some(t0 + 75 * MS),
+            "the next one now, not a burst"
+        );
+        c.stop_pbx_slots();
+        assert!(!c.take_pbx_slot(t0 + 200 * MS));
     }
 }

@@ -24,6 +24,9 @@ impl Legs {
             }
             self.drain_pbx(out);
         }
+        if self.clock.take_pbx_slot(now) {
+            self.pbx_dtmf_slot();
+        }
         if self.clock.due(now) {
             self.ringback_to_pbx();
             self.tick(now);
@@ -51,7 +54,7 @@ impl Legs {
     }
 
     /// One frame toward WhatsApp: the bridge's (PBX audio, DTMF or silence) once the PBX
-    /// answered, comfort silence before; then the PBX-bound DTMF slot and RTCP when due.
+    /// answered, comfort silence before; then RTCP when due.
     fn tick(&mut self, now: Instant) {
         let Some(wa) = &mut self.wa else { return };
         if !wa.leg.is_connected() {
@@ -90,14 +93,25 @@ impl Legs {
         if let Err(e) = sent {
             tracing::debug!(error = %e, "frame to WhatsApp not sent");
         }
-        if let (Some(b), Some(rtp)) = (&mut self.bridge, &self.rtp)
+        self.send_rtcp(now);
+    }
+
+    /// A PBX slot while a WhatsApp digit is relayed: its RFC 4733 packet or in-band tone frame,
+    /// unless a WhatsApp frame filled the slot.
+    fn pbx_dtmf_slot(&mut self) {
+        let Some(b) = &mut self.bridge else {
+            self.clock.stop_pbx_slots();
+            return;
+        };
+        if let Some(rtp) = &self.rtp
             && let Some(to) = rtp.remote
-            && self.clock.take_pbx_slot(now)
             && let Some(d) = b.pbx_dtmf_tick()
         {
             send_udp(&rtp.socket, d, to);
         }
-        self.send_rtcp(now);
+        if !b.pbx_dtmf_active() {
+            self.clock.stop_pbx_slots();
+        }
     }
 
     fn send_rtcp(&mut self, now: Instant) {

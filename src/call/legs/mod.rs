@@ -185,6 +185,7 @@ impl Legs {
             self.wa.as_ref().map(|w| w.deadline),
             self.pbx_deadline,
             self.clock.deadline(),
+            self.clock.pbx_slot_deadline(),
             self.ice_grace,
             self.linger,
         ]
@@ -543,6 +544,9 @@ impl Legs {
                 } => {
                     if let Some(b) = &mut self.bridge {
                         b.on_wa_dtmf(&payload, rtp_ts, now.into_std());
+                        if b.pbx_dtmf_active() {
+                            self.clock.start_pbx_slots(now);
+                        }
                     }
                     if let Some(d) = digit {
                         out.push(LegOutput::Note(
@@ -700,10 +704,17 @@ fn pbx_codec(n: &Negotiated) -> Result<PbxCodec, String> {
 }
 
 fn negotiated_json(n: &Negotiated) -> Value {
+    // How WhatsApp's digits reach the PBX (see `media::dtmf_tones`).
+    let dtmf = match (n.telephone_event, n.codec.kind) {
+        (Some(_), _) => "rfc4733",
+        (None, CodecKind::Opus) => "none",
+        (None, _) => "inband",
+    };
     json!({
         "codec": n.codec.kind.encoding(),
         "payload_type": n.codec.payload_type,
         "telephone_event_pt": n.telephone_event.map(|t| t.payload_type),
+        "dtmf_to_pbx": dtmf,
         "remote": n.remote.map(|a| a.to_string()),
         "hold": n.remote_hold,
     })

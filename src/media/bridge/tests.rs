@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use super::*;
-use crate::media::analysis::{dominant_frequency, rms_dbfs, tone::sine};
+use crate::media::analysis::{dominant_frequency, goertzel_power, rms_dbfs, tone::sine};
 use crate::media::codec::{G722Decoder, G722Encoder, OPUS_SILENCE_FRAME, OpusDecoder, g711};
 use crate::media::dtmf::{DtmfDigit, TelephoneEvent};
 use crate::media::rtcp::{ReportBlock, ntp_compact, ntp_from_unix, write_report};
@@ -680,7 +680,7 @@ fn lost_wa_frame_is_concealed_when_transcoding_and_skipped_in_passthrough() {
 }
 
 #[test]
-fn dtmf_is_dropped_not_sent_as_audio_when_the_pbx_has_no_telephone_event() {
+fn wa_digit_is_played_in_band_when_the_pbx_has_no_telephone_event() {
     let cfg = BridgeConfig {
         pbx_te_pt: None,
         ..config(PbxCodec::Pcma)
@@ -689,8 +689,31 @@ fn dtmf_is_dropped_not_sent_as_audio_when_the_pbx_has_no_telephone_event() {
     let out = wa_digit_to_pbx(&mut b, 3, 3);
     assert!(
         out.iter()
-            .all(|d| RtpPacket::parse(d).unwrap().payload_type == 8)
+            .all(|d| RtpPacket::parse(d).unwrap().payload_type == 8),
+        "only audio packets"
     );
     assert_continuous(&out, 160);
+    assert_eq!(b.stats().dtmf_to_pbx, 1);
+    // Digit 3 is 697 + 1477 Hz, in the frames the user's 440 Hz had: 80 ms at least.
+    let pcm = decode_pbx(PbxCodec::Pcma, &out[4..8]);
+    let p = |hz| goertzel_power(&pcm, 8000, hz);
+    assert!(p(697.0) > 20.0 * p(WA_TONE) && p(1477.0) > 20.0 * p(WA_TONE));
+    assert!(p(697.0) > 20.0 * p(770.0) && p(1477.0) > 20.0 * p(1336.0));
+    // Before and long after the digit: the user's voice.
+    assert_tone(&decode_pbx(PbxCodec::Pcma, &out[..4]), 8000, WA_TONE);
+}
+
+#[test]
+fn wa_digit_is_dropped_with_opus_passthrough_and_no_telephone_event() {
+    let cfg = BridgeConfig {
+        pbx_te_pt: None,
+        ..config(PbxCodec::Opus { pt: 107 })
+    };
+    let mut b = Bridge::with_stream(cfg, OutboundStream::new(1, 0, 0), 0).unwrap();
+    let out = wa_digit_to_pbx(&mut b, 3, 3);
+    assert!(
+        out.iter()
+            .all(|d| RtpPacket::parse(d).unwrap().payload_type == 107)
+    );
     assert_eq!(b.stats().dtmf_to_pbx, 0);
 }
