@@ -18,6 +18,8 @@ pub mod invite;
 pub mod leg;
 pub mod ports;
 pub mod sdp;
+#[cfg(test)]
+mod test_driver;
 pub mod transport;
 
 pub use inbound::{InboundLeg, Refusal, Unusable};
