@@ -2,7 +2,8 @@
 //! and the sandbox's simulated WhatsApp user (who rings until picked up), in `agent_first` and
 //! `user_first` mode, with audio checked at both ends (440 Hz from the user, 1000 Hz from the
 //! agent), hang-ups from each side, and every permission refusal answered with its reason and
-//! nothing sent to Meta.
+//! nothing sent to Meta. SIP phones dial WhatsApp users too: baresip, and sipp with a delayed
+//! offer (INVITE without SDP, answered in the ACK, and an ACK that owes the answer).
 
 mod common;
 mod support;
@@ -169,12 +170,7 @@ async fn api_call_bridges_agent_and_user(mode: &str, hang_up_by: &str) {
         "{c}"
     );
     if hang_up_by == "agent" {
-        let meta_state = t.sandbox().call_state(&meta).unwrap();
-        assert_eq!(
-            meta_state.end_reason.as_deref(),
-            Some("business_terminate"),
-            "callgate must terminate at Meta when the agent hangs up"
-        );
+        assert_terminated_at_meta(&t, &meta, "when the agent hangs up");
     }
     t.shutdown().await;
 }
@@ -326,6 +322,16 @@ async fn sandbox_bic(t: &TestGateway) -> String {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// Asserts that callgate ended the WhatsApp call `meta` with a `terminate` (`why`: the scenario).
+fn assert_terminated_at_meta(t: &TestGateway, meta: &str, why: &str) {
+    let meta_state = t.sandbox().call_state(meta).unwrap();
+    assert_eq!(
+        meta_state.end_reason.as_deref(),
+        Some("business_terminate"),
+        "callgate must terminate at Meta {why}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -486,8 +492,7 @@ async fn delete_hangs_up_an_api_call_and_terminates_it_at_meta() {
     assert_eq!(r.status().as_u16(), 202);
     let c = wait_state(&t, &id, "ended").await;
     assert_eq!(c["call"]["ended_by"], "operator", "{c}");
-    let meta_state = t.sandbox().call_state(&meta).unwrap();
-    assert_eq!(meta_state.end_reason.as_deref(), Some("business_terminate"));
+    assert_terminated_at_meta(&t, &meta, "when the operator hangs up");
     let closed = support::wait_until(Duration::from_secs(5), || pbx.log().contains("closed"));
     assert!(closed, "the agent's call was not hung up:\n{}", pbx.log());
     t.shutdown().await;
@@ -512,5 +517,97 @@ async fn business_calls_outside_hours_get_409_from_the_api_and_480_with_retry_af
         .await
         .unwrap();
     assert_eq!(connects_sent(&t), 0, "nothing may be sent to Meta");
+    t.shutdown().await;
+}
+
+/// The kinds of a call's timeline (from `GET /v1/calls/{id}`), in order.
+fn timeline_kinds(c: &Value) -> Vec<&str> {
+    c["timeline"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e["kind"].as_str())
+        .collect()
+}
+
+/// A gateway whose user has call permission, dialled by sipp running `scenario`: a
+/// delayed-offer call (INVITE without SDP, Cisco CUCM's trunk default) that echoes all RTP it
+/// receives and hangs up 8 s after its ACK when the scenario gets that far. The user picks up;
+/// returns the gateway, sipp and the Meta call id.
+async fn late_offer_call(scenario: &str) -> (TestGateway, support::sipp::Sipp, String) {
+    let t = common::start().await;
+    t.sandbox()
+        .set_permission(USER, PermissionKind::Permanent, None, true);
+    let uac = support::sipp::Sipp::uac_echo(
+        scenario,
+        t.gw.sip_addr,
+        &format!("+{USER}"),
+        &[("TALK_MS", "8000")],
+    );
+    let meta = sandbox_bic(&t).await;
+    t.sandbox().answer(&meta).unwrap();
+    (t, uac, meta)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sipp_dials_with_a_delayed_offer_answers_in_the_ack_and_the_user_hears_its_tone_echoed() {
+    let (t, mut uac, meta) = late_offer_call("uac_late_offer.xml").await;
+    let c = wait_state(&t, &meta, "connected").await;
+    let r = user_hears(&t, &meta, 440.0).await;
+    assert!(
+        near(r.dominant_hz, 440.0) && r.rms > 0.01,
+        "the WhatsApp user did not hear its 440 Hz echoed by sipp: {r:?}\n{c}\n{}",
+        uac.logs()
+    );
+    // sipp hangs up after its talk time: BYE -> terminate at Meta.
+    tokio::task::spawn_blocking(move || uac.assert_success(Duration::from_secs(20)))
+        .await
+        .unwrap();
+    let c = wait_state(&t, &meta, "ended").await;
+    assert_eq!(c["call"]["ended_by"], "business", "{c}");
+    assert_eq!(c["call"]["outcome"], "completed", "{c}");
+    // Our offer went in the 200 OK; the media became known from sipp's ACK.
+    let kinds = timeline_kinds(&c);
+    let offered = kinds.iter().position(|k| *k == "pbx.delayed_offer");
+    let answered = kinds.iter().position(|k| *k == "pbx.media");
+    assert!(
+        offered.is_some() && answered > offered,
+        "the timeline must show the delayed offer, then the media: {c}"
+    );
+    let media = c["timeline"]
+        .as_array()
+        .and_then(|tl| tl.iter().find(|e| e["kind"] == "pbx.media"))
+        .unwrap_or_else(|| panic!("no pbx.media in the timeline: {c}"));
+    assert_eq!(media["detail"]["codec"], "PCMU", "{c}");
+    assert!(
+        media["detail"]["remote"]
+            .as_str()
+            .is_some_and(|a| a.starts_with("127.0.0.1:")),
+        "{c}"
+    );
+    assert_terminated_at_meta(&t, &meta, "when sipp hangs up");
+    t.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sipp_dials_with_a_delayed_offer_and_acks_without_sdp_so_callgate_hangs_up_both_sides() {
+    let (t, mut uac, meta) = late_offer_call("uac_late_offer_no_answer.xml").await;
+    // The scenario succeeds only when callgate's BYE arrived after the ACK without SDP.
+    tokio::task::spawn_blocking(move || uac.assert_success(Duration::from_secs(20)))
+        .await
+        .unwrap();
+    let c = wait_state(&t, &meta, "ended").await;
+    let why = c["call"]["end_reason"].as_str().unwrap_or_default();
+    assert!(
+        why.starts_with("media_failed") && why.contains("no SDP answer"),
+        "the record must say why: {c}"
+    );
+    assert_eq!(c["call"]["ended_by"], "callgate", "{c}");
+    let kinds = timeline_kinds(&c);
+    assert!(
+        kinds.contains(&"pbx.delayed_offer") && kinds.contains(&"pbx.media_failed"),
+        "the timeline must show the delayed offer and why the media failed: {c}"
+    );
+    assert_terminated_at_meta(&t, &meta, "when the phone's ACK has no answer");
     t.shutdown().await;
 }

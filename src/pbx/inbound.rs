@@ -5,6 +5,12 @@
 //! `Warning` and `Retry-After` headers that say why, or a BYE. It answers the phone's requests
 //! itself: CANCEL (200, then 487 to the INVITE), BYE (200), re-INVITE/UPDATE (hold, refresh)
 //! answered with our media and never forwarded, OPTIONS/INFO.
+//!
+//! Delayed offer (RFC 3261 13.2.1, Cisco CUCM's default): an INVITE without SDP gets our
+//! *offer* in the 200 OK (the 180 carries none: no 100rel), and the phone's ACK carries its
+//! answer; the phone's media is known only then ([`PbxEvent::OfferAnswered`]). An ACK without a
+//! usable answer ends the call: BYE and [`PbxEvent::MediaFailed`]. A re-INVITE without SDP is
+//! answered the same way, its ACK's answer reported like a re-INVITE's offer.
 
 use std::collections::VecDeque;
 use std::time::Instant;
@@ -56,8 +62,13 @@ pub struct InboundLeg {
     invite_key: TransactionKey,
     dialog: Dialog,
     media: PbxMedia,
-    answer_sdp: String,
-    negotiated: Negotiated,
+    /// What our 200 OK carries: our answer to the INVITE's offer, or our offer when the INVITE
+    /// had none (delayed offer).
+    local_sdp: String,
+    /// The phone's media: from the INVITE's offer, or from the ACK's answer to ours.
+    negotiated: Option<Negotiated>,
+    /// The CSeq number of the INVITE whose 200 OK carries our offer: its ACK has the answer.
+    offer_in_ack: Option<u32>,
     held: bool,
     state: State,
     bye: Option<TransactionKey>,
@@ -76,8 +87,9 @@ pub struct Unusable {
 
 impl InboundLeg {
     /// Takes the phone's INVITE (received from `from`): prepares our answer to its SDP offer with
-    /// `media` (our RTP address and codecs) and sends 100 Trying. An INVITE without a usable
-    /// offer is refused with the returned status.
+    /// `media` (our RTP address and codecs), or our offer when the INVITE has no SDP (delayed
+    /// offer), and sends 100 Trying. An INVITE whose offer we cannot answer is refused with the
+    /// returned status.
     pub fn from_invite(
         now: Instant,
         invite: Request,
@@ -88,10 +100,15 @@ impl InboundLeg {
         let bad = |error: PbxError| Unusable { status: 400, error };
         let call_id =
             message::call_id(&invite).map_err(|e| bad(PbxError::LocalOffer(e.to_string())))?;
-        let offer = String::from_utf8_lossy(&invite.body).into_owned();
-        let (answer_sdp, negotiated) = media
-            .answer(&offer)
-            .map_err(|error| Unusable { status: 488, error })?;
+        let (local_sdp, negotiated) = match sdp_body(&invite) {
+            Some(offer) => {
+                let (answer, n) = media
+                    .answer(&offer)
+                    .map_err(|error| Unusable { status: 488, error })?;
+                (answer, Some(n))
+            }
+            None => (media.offer(), None),
+        };
         let via = local_via(cfg.local, from.transport);
         let contact = format!("<sip:callgate@{}>", cfg.local);
         let dialog = Dialog::uas(&invite, &message::new_tag(), &contact, &via)
@@ -118,8 +135,9 @@ impl InboundLeg {
             invite_key,
             dialog,
             media,
-            answer_sdp,
+            local_sdp,
             negotiated,
+            offer_in_ack: None,
             held: false,
             state: State::Proceeding,
             bye: None,
@@ -138,9 +156,10 @@ impl InboundLeg {
         &self.call_id
     }
 
-    /// The phone's media as negotiated (codec, telephone-event, where to send RTP).
-    pub fn negotiated(&self) -> &Negotiated {
-        &self.negotiated
+    /// The phone's media as negotiated (codec, telephone-event, where to send RTP): known from
+    /// the INVITE's offer, or once the ACK answered our offer (delayed offer; `None` before).
+    pub fn negotiated(&self) -> Option<&Negotiated> {
+        self.negotiated.as_ref()
     }
 
     /// Whether the leg has nothing left to do.
@@ -154,7 +173,7 @@ impl InboundLeg {
     }
 
     /// The next event: [`PbxEvent::Cancelled`], [`PbxEvent::RemoteHangup`], [`PbxEvent::Hold`],
-    /// [`PbxEvent::MediaChanged`].
+    /// [`PbxEvent::MediaChanged`], [`PbxEvent::OfferAnswered`], [`PbxEvent::MediaFailed`].
     pub fn poll_event(&mut self) -> Option<PbxEvent> {
         self.events.pop_front()
     }
@@ -168,10 +187,14 @@ impl InboundLeg {
         self.finish(now)
     }
 
-    /// The WhatsApp user is connected: 200 OK with our SDP.
+    /// The WhatsApp user is connected: 200 OK with our SDP (our offer after a delayed offer:
+    /// the ACK must answer it).
     pub fn answer(&mut self, now: Instant) -> Vec<Transmit> {
         if self.state == State::Proceeding {
-            let body = ("application/sdp", self.answer_sdp.clone().into_bytes());
+            if self.negotiated.is_none() {
+                self.offer_in_ack = message::cseq(&self.invite).ok().map(|(n, _)| n);
+            }
+            let body = ("application/sdp", self.local_sdp.clone().into_bytes());
             let resp = self.dialog.response(&self.invite, 200, Some(body));
             self.respond(now, &self.invite_key.clone(), resp);
             let _ = self.dialog.confirm(None);
@@ -314,6 +337,7 @@ impl InboundLeg {
                 if self.state == State::Answered {
                     self.state = State::Confirmed;
                 }
+                self.on_ack(now, &req);
                 return;
             }
             Method::Cancel => {
@@ -358,31 +382,68 @@ impl InboundLeg {
         }
     }
 
-    /// A re-INVITE or UPDATE from the phone: answered here with our media.
+    /// An ACK from the phone: when it acknowledges a 200 OK that carried our offer, it carries
+    /// the phone's answer. Without a usable one the call cannot have media: after the INVITE the
+    /// leg sends BYE and reports why; after a re-INVITE the media stays as it was.
+    fn on_ack(&mut self, now: Instant, ack: &Request) {
+        let Some(expected) = self.offer_in_ack else {
+            return;
+        };
+        let cseq = message::cseq(ack).ok().map(|(n, _)| n);
+        if self.state != State::Confirmed || cseq != Some(expected) {
+            return;
+        }
+        self.offer_in_ack = None;
+        let answer = match sdp_body(ack) {
+            None => Err("the phone's ACK carried no SDP answer to the offer in our 200 OK".into()),
+            Some(sdp) => match self.media.parse_answer(&sdp) {
+                Ok(n) => Ok((n, sdp)),
+                Err(e) => Err(format!(
+                    "the phone's SDP answer in its ACK is unusable ({e})"
+                )),
+            },
+        };
+        match (answer, self.negotiated.is_some()) {
+            (Ok((n, sdp)), true) => self.renegotiated(n, sdp),
+            (Ok((n, _)), false) => {
+                self.negotiated = Some(n);
+                self.events.push_back(PbxEvent::OfferAnswered);
+            }
+            (Err(why), true) => {
+                tracing::info!(call_id = %self.call_id, %why, "keeping the phone's media as it was");
+            }
+            (Err(why), false) => {
+                let why = format!(
+                    "{why}; its INVITE had no SDP (delayed offer), so the ACK must answer our \
+                     offer with one of the codecs in [sip] codecs: check the phone's or PBX \
+                     trunk's codec settings, or make it send its offer in the INVITE"
+                );
+                tracing::warn!(call_id = %self.call_id, %why, "hanging up the phone's call");
+                self.events.push_back(PbxEvent::MediaFailed(why));
+                self.send_bye(now);
+            }
+        }
+    }
+
+    /// A re-INVITE or UPDATE from the phone: answered here with our media (our offer, when it
+    /// has no SDP: the ACK of a re-INVITE answers it).
     fn on_offer(&mut self, now: Instant, key: TransactionKey, req: Request) {
-        if req.body.is_empty() {
-            let body = (req.method == Method::Invite)
-                .then(|| ("application/sdp", self.media.reoffer().into_bytes()));
+        let Some(offer) = sdp_body(&req) else {
+            let body = (req.method == Method::Invite).then(|| {
+                self.offer_in_ack = message::cseq(&req).ok().map(|(n, _)| n);
+                ("application/sdp", self.media.reoffer().into_bytes())
+            });
             let resp = self.dialog.response(&req, 200, body);
             self.respond(now, &key, resp);
             return;
-        }
-        let offer = String::from_utf8_lossy(&req.body).into_owned();
+        };
         match self.media.answer(&offer) {
             Ok((sdp, n)) => {
                 let resp =
                     self.dialog
                         .response(&req, 200, Some(("application/sdp", sdp.into_bytes())));
                 self.respond(now, &key, resp);
-                if n.remote_hold != self.held {
-                    self.held = n.remote_hold;
-                    self.events.push_back(PbxEvent::Hold(n.remote_hold));
-                } else if (!n.remote_hold && self.negotiated.remote != n.remote)
-                    || self.negotiated.codec != n.codec
-                {
-                    self.events.push_back(PbxEvent::MediaChanged(offer));
-                }
-                self.negotiated = n;
+                self.renegotiated(n, offer);
             }
             Err(e) => {
                 tracing::info!(call_id = %self.call_id, error = %e, "refusing the phone's new SDP offer");
@@ -391,4 +452,38 @@ impl InboundLeg {
             }
         }
     }
+
+    /// The phone's media after a re-INVITE or UPDATE (`sdp`: its side): hold, resume and moves
+    /// reported.
+    fn renegotiated(&mut self, n: Negotiated, sdp: String) {
+        if n.remote_hold != self.held {
+            self.held = n.remote_hold;
+            self.events.push_back(PbxEvent::Hold(n.remote_hold));
+        } else if self
+            .negotiated
+            .as_ref()
+            .is_none_or(|old| (!n.remote_hold && old.remote != n.remote) || old.codec != n.codec)
+        {
+            self.events.push_back(PbxEvent::MediaChanged(sdp));
+        }
+        self.negotiated = Some(n);
+    }
 }
+
+/// The SDP a request carries: its body, unless empty or of another type than
+/// `application/sdp` (a body without `Content-Type` counts as SDP).
+fn sdp_body(req: &Request) -> Option<String> {
+    if req.body.iter().all(u8::is_ascii_whitespace) {
+        return None;
+    }
+    let is_sdp = message::header_value(req, "Content-Type").is_none_or(|t| {
+        t.trim_start()
+            .to_ascii_lowercase()
+            .starts_with("application/sdp")
+    });
+    is_sdp.then(|| String::from_utf8_lossy(&req.body).into_owned())
+}
+
+#[cfg(test)]
+#[path = "inbound_tests.rs"]
+mod tests;

@@ -93,6 +93,13 @@ pub enum PbxEvent {
     AuthFailed,
     /// The phone cancelled its INVITE before we answered (inbound legs); the leg is over.
     Cancelled,
+    /// The phone's ACK answered the SDP offer of our 200 OK (its INVITE had none: delayed
+    /// offer); its media is known from now on (inbound legs).
+    OfferAnswered,
+    /// The phone's ACK carried no usable answer to the SDP offer of our 200 OK (its INVITE had
+    /// none), so the call cannot have media; the leg sent BYE (inbound legs). Why, for the
+    /// call record.
+    MediaFailed(String),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -6,6 +6,8 @@ use callgate_sip::message::raw_header;
 use callgate_sip::sdp_negotiation::CodecKind;
 use callgate_sip::transaction::Transport;
 
+use crate::pbx::test_driver::{Dialog, Driver, methods, request_from};
+
 const PBX: &str = "127.0.0.1:5062";
 const HOLD_SDP: &str = "v=0\r\no=pbx 1 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 16000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=sendonly\r\n";
 const RESUME_SDP: &str = "v=0\r\no=pbx 1 3 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 16000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=sendrecv\r\n";
@@ -45,35 +47,25 @@ fn peer() -> Peer {
     }
 }
 
-struct T {
-    leg: PbxLeg,
-    now: Instant,
-    sent: Vec<Transmit>,
-}
+type T = Driver<PbxLeg>;
 
 impl T {
     fn start_with(cfg: &LegConfig) -> T {
         let now = Instant::now();
         let (leg, sent) =
             PbxLeg::invite(now, &format!("sip:agents@{PBX}"), &ring(), offer(), cfg).unwrap();
-        T { leg, now, sent }
+        T {
+            leg,
+            now,
+            sent,
+            peer: peer(),
+        }
     }
     fn start() -> T {
         Self::start_with(&cfg())
     }
     fn invite(&self) -> Request {
         self.leg.invite.clone()
-    }
-    fn feed(&mut self, msg: impl Into<SipMessage>) -> Vec<Transmit> {
-        let out = self.leg.handle(
-            self.now,
-            Incoming {
-                message: msg.into(),
-                from: peer(),
-            },
-        );
-        self.sent.extend(out.clone());
-        out
     }
     fn response(&self, code: u16, body: Option<&str>) -> Response {
         let mut r = message::response_to(&self.invite(), code, None, Some("pbxtag"));
@@ -95,47 +87,16 @@ impl T {
     }
     /// A request from the PBX inside the dialog.
     fn pbx_request(&self, method: Method, cseq: u32, body: Option<&str>) -> Request {
-        let inv = self.invite();
-        let headers = vec![
-            raw_header(
-                "Via",
-                format!("SIP/2.0/UDP {PBX};branch={}", message::new_branch()),
-            ),
-            raw_header("From", format!("<sip:agents@{PBX}>;tag=pbxtag")),
-            raw_header("To", message::header_value(&inv, "From").unwrap()),
-            raw_header("Call-ID", self.leg.call_id().to_string()),
-            raw_header("CSeq", format!("{cseq} {method}")),
-            raw_header("Contact", format!("<sip:pbx@{PBX}>")),
-        ];
-        let mut req = message::build_request(
-            method,
-            message::parse_uri("sip:callgate@127.0.0.1:5070").unwrap(),
-            headers,
-            Vec::new(),
-        );
-        if let Some(b) = body {
-            message::set_body(&mut req, "application/sdp", b.as_bytes().to_vec());
-        }
-        req
+        let to = message::header_value(&self.invite(), "From").unwrap();
+        let dialog = Dialog {
+            uri: "sip:callgate@127.0.0.1:5070",
+            from: &format!("<sip:agents@{PBX}>;tag=pbxtag"),
+            to: &to,
+            call_id: self.leg.call_id(),
+            contact: &format!("<sip:pbx@{PBX}>"),
+        };
+        request_from(&self.peer, method, cseq, &dialog, body)
     }
-    fn events(&mut self) -> Vec<PbxEvent> {
-        std::iter::from_fn(|| self.leg.poll_event()).collect()
-    }
-    fn advance(&mut self, d: Duration) -> Vec<Transmit> {
-        self.now += d;
-        let out = self.leg.handle_timeout(self.now);
-        self.sent.extend(out.clone());
-        out
-    }
-}
-
-fn methods(ts: &[Transmit]) -> Vec<String> {
-    ts.iter()
-        .map(|t| match &t.message {
-            SipMessage::Request(r) => r.method.to_string(),
-            SipMessage::Response(r) => r.status_code.code().to_string(),
-        })
-        .collect()
 }
 
 /// The final response among what was sent.

@@ -5,7 +5,7 @@
 //! | [`transport`] | the SIP sockets on `[sip] listen` (UDP and TCP, same port), routing received messages to the owning call by Call-ID, answering what belongs to no call, and [`SipSender`] to send |
 //! | [`invite`] | building the INVITE from the ring (caller identity, `X-WA-*` headers), reading SIP targets |
 //! | [`leg`] | [`PbxLeg`]: one outgoing INVITE and its dialog, sans-IO (transactions, CANCEL, BYE, digest auth, hold/refresh answered locally) |
-//! | [`inbound`] | [`InboundLeg`]: a phone's INVITE to a WhatsApp user, as UAS, sans-IO (180, 200 with our SDP, refusals that say why, CANCEL, BYE, hold) |
+//! | [`inbound`] | [`InboundLeg`]: a phone's INVITE to a WhatsApp user, as UAS, sans-IO (180, 200 with our SDP, delayed offer answered in the ACK, refusals that say why, CANCEL, BYE, hold) |
 //! | [`sdp`] | our RTP/AVP offer toward the PBX and reading its answer |
 //! | [`ports`] | the UDP port allocator over `[media] port_min..=port_max` |
 //!
@@ -18,6 +18,8 @@ pub mod invite;
 pub mod leg;
 pub mod ports;
 pub mod sdp;
+#[cfg(test)]
+mod test_driver;
 pub mod transport;
 
 pub use inbound::{InboundLeg, Refusal, Unusable};

@@ -1,5 +1,6 @@
-//! sipp as a scripted PBX: runs one UAS scenario from `tests/peers/sipp/` on free loopback
-//! ports over UDP or TCP, with `-key` substitutions, logs in a temp dir. Killed on drop.
+//! sipp as a scripted PBX or phone: runs one UAS or UAC scenario from `tests/peers/sipp/` on
+//! free loopback ports over UDP or TCP, with `@NAME@` substitutions, logs in a temp dir. Killed
+//! on drop.
 
 use std::net::{TcpStream, UdpSocket};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -38,9 +39,32 @@ impl Sipp {
         service: &str,
         fill: &[(&str, &str)],
     ) -> Sipp {
+        Self::uac_with(scenario, target, service, fill, &[])
+    }
+
+    /// [`Self::uac`] with `-rtp_echo`: every RTP packet that reaches sipp's media port
+    /// (`[media_port]` in the scenario's SDP) goes back where it came from.
+    pub fn uac_echo(
+        scenario: &str,
+        target: std::net::SocketAddr,
+        service: &str,
+        fill: &[(&str, &str)],
+    ) -> Sipp {
+        Self::uac_with(scenario, target, service, fill, &["-rtp_echo"])
+    }
+
+    fn uac_with(
+        scenario: &str,
+        target: std::net::SocketAddr,
+        service: &str,
+        fill: &[(&str, &str)],
+        extra: &[&str],
+    ) -> Sipp {
         let (dir, sf) = scenario_file(scenario, fill);
         let target = target.to_string();
-        let args = ["-sf", &sf, "-s", service, "-timeout_error", &target];
+        let mut args = vec!["-sf", &sf, "-s", service, "-timeout_error"];
+        args.extend_from_slice(extra);
+        args.push(&target);
         let (child, port) = Self::run(&dir, "udp", &args);
         Sipp {
             child,

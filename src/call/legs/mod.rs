@@ -396,7 +396,7 @@ impl Legs {
     }
 
     /// A phone's call to a WhatsApp user: its leg (100 Trying already sent), inbox and the RTP
-    /// and RTCP sockets our SDP answer announced.
+    /// and RTCP sockets our SDP announces (where to send is known once the phone's SDP is).
     pub fn attach_phone(&mut self, phone: PhoneLeg) {
         let side = PbxSide::inbound(phone.leg, phone.inbox, self.env.sip.sender());
         let remote = side.negotiated().and_then(|n| n.remote);
@@ -418,14 +418,19 @@ impl Legs {
     }
 
     /// The phone's leg: the WhatsApp user is connected (200 OK with our SDP); the bridge
-    /// starts.
+    /// starts (after a delayed offer: once the phone's ACK has answered ours).
     pub async fn answer_pbx(&mut self) -> Vec<LegOutput> {
         let mut out = Vec::new();
         if let Some(p) = &mut self.pbx {
             p.answer().await;
-            if let Some(n) = p.negotiated() {
-                out.push(LegOutput::Note("pbx.media", negotiated_json(&n)));
-            }
+            out.push(match p.negotiated() {
+                Some(n) => LegOutput::Note("pbx.media", negotiated_json(&n)),
+                None => LegOutput::Note(
+                    "pbx.delayed_offer",
+                    json!({"detail": "the phone's INVITE had no SDP: our offer is in the 200 OK, \
+                                      its answer is due in the ACK"}),
+                ),
+            });
         }
         self.ensure_bridge(&mut out);
         self.refresh_pbx_deadline();
@@ -581,17 +586,22 @@ impl Legs {
                         out.push(LegOutput::Input(Input::PbxAnswered));
                         self.ensure_bridge(out);
                     }
-                    None => {
-                        let detail = "the PBX answered without a usable SDP answer";
-                        out.push(LegOutput::Note(
-                            "pbx.media_failed",
-                            json!({"detail": detail}),
-                        ));
-                        out.push(LegOutput::Input(Input::MediaFailed {
-                            reason: detail.into(),
-                        }));
-                    }
+                    None => out.extend(pbx_media_failed(
+                        "the PBX answered without a usable SDP answer".into(),
+                    )),
                 },
+                // A phone's delayed offer: its ACK answered the offer of our 200 OK.
+                PbxEvent::OfferAnswered => {
+                    if let Some(n) = self.negotiated() {
+                        out.push(LegOutput::Note("pbx.media", negotiated_json(&n)));
+                        if self.bridge.is_some() {
+                            self.apply_renegotiation(&n);
+                        } else {
+                            self.ensure_bridge(out);
+                        }
+                    }
+                }
+                PbxEvent::MediaFailed(detail) => out.extend(pbx_media_failed(detail)),
                 PbxEvent::Failed(f) => out.push(LegOutput::Input(Input::PbxFailed(f))),
                 PbxEvent::RemoteHangup => out.push(LegOutput::Input(Input::PbxHangup)),
                 PbxEvent::Hold(on) => {
@@ -647,8 +657,7 @@ impl Legs {
             return;
         };
         if let Err(e) = self.start_bridge(&n) {
-            out.push(LegOutput::Note("pbx.media_failed", json!({"detail": e})));
-            out.push(LegOutput::Input(Input::MediaFailed { reason: e }));
+            out.extend(pbx_media_failed(e));
         }
     }
 
@@ -718,6 +727,14 @@ fn negotiated_json(n: &Negotiated) -> Value {
         "remote": n.remote.map(|a| a.to_string()),
         "hold": n.remote_hold,
     })
+}
+
+/// The PBX leg's media cannot be set up: a timeline note and the end of the call.
+fn pbx_media_failed(detail: String) -> [LegOutput; 2] {
+    [
+        LegOutput::Note("pbx.media_failed", json!({"detail": detail})),
+        media_failed(detail),
+    ]
 }
 
 fn media_failed(reason: String) -> LegOutput {

@@ -178,11 +178,12 @@ impl PbxSide {
         }
     }
 
-    /// The negotiated media: once answered (placed leg), from the start (phone's leg).
+    /// The negotiated media: once answered (placed leg); from the start, or once the ACK
+    /// answered our offer when the INVITE had none (phone's leg).
     pub fn negotiated(&self) -> Option<Negotiated> {
         match &self.leg {
             SipLeg::Out(l) => l.negotiated().cloned(),
-            SipLeg::In(l) => Some(l.negotiated().clone()),
+            SipLeg::In(l) => l.negotiated().cloned(),
         }
     }
 }
