@@ -403,3 +403,29 @@ async fn whatsapp_digit_reaches_a_pbx_without_telephone_event_as_tones() {
     assert_eq!(media.detail["dtmf_to_pbx"], "inband", "{:?}", media.detail);
     t.shutdown().await;
 }
+
+/// A PBX that signals keys as SIP INFO (dtmf-relay and bare dtmf bodies): the WhatsApp user
+/// receives them as RFC 4733 digits, and hears its own voice echoed meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pbx_keys_sent_as_sip_info_reach_the_whatsapp_user() {
+    let mut pbx = Sipp::uas_echo("uas_info_dtmf.xml");
+    let t = gateway(&pbx.uri(), &["pcmu"]).await;
+    let id = user_calls(&t);
+    let r = phone_until(&t, &id, Duration::from_secs(10), |r| {
+        r.digits_received == "7#"
+    })
+    .await;
+    assert_eq!(r.digits_received, "7#", "{r:?}\n{}", pbx.logs());
+    assert!(
+        near(r.dominant_hz, 440.0) && r.rms > 0.01,
+        "the echo of the user's 440 Hz: {r:?}"
+    );
+    t.sandbox().hangup(&id).unwrap();
+    let rec = ended_record(&t, &id, Duration::from_secs(5)).await;
+    let stats = rec.stats.expect("media stats recorded");
+    assert_eq!(stats["bridge"]["dtmf_to_wa"], 2, "{stats}");
+    tokio::task::spawn_blocking(move || pbx.assert_success(Duration::from_secs(10)))
+        .await
+        .unwrap();
+    t.shutdown().await;
+}

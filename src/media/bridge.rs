@@ -27,7 +27,7 @@
 use std::time::{Duration, Instant};
 
 use super::codec::{CodecError, MAX_OPUS_PACKET, OPUS_SILENCE_FRAME, PbxCodec};
-use super::dtmf::{DtmfEvent, DtmfEvents, DtmfReceiver, DtmfSender};
+use super::dtmf::{DtmfDigit, DtmfEvent, DtmfEvents, DtmfReceiver, DtmfSender};
 use super::dtmf_tones::DtmfTones;
 use super::rtcp::{self, ReportBlock, RtcpPacket, SenderInfo};
 use super::rtp::{OutboundStream, RtpError, RtpPacket, looks_like_rtcp};
@@ -479,6 +479,12 @@ impl Bridge {
             },
         }
         BridgeIn::Audio
+    }
+
+    /// A key press the PBX signalled out of band (SIP INFO): relayed to WhatsApp as RFC 4733
+    /// (once accepted), like one that came as telephone-event.
+    pub fn on_pbx_key(&mut self, digit: DtmfDigit) {
+        self.relay_to_wa(DtmfEvent::End(digit));
     }
 
     fn relay_to_wa(&mut self, e: DtmfEvent) {

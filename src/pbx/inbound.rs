@@ -378,6 +378,7 @@ impl InboundLeg {
             _ => {
                 let resp = super::leg::remote::other_request(&self.dialog, &req);
                 self.respond(now, &key, resp);
+                self.events.extend(super::leg::remote::info_digit(&req));
             }
         }
     }

@@ -100,6 +100,13 @@ pub enum PbxEvent {
     /// none), so the call cannot have media; the leg sent BYE (inbound legs). Why, for the
     /// call record.
     MediaFailed(String),
+    /// The PBX sent a key press as SIP INFO (answered 200): relay it to WhatsApp.
+    Dtmf {
+        /// The key.
+        digit: char,
+        /// How long it was held.
+        duration: std::time::Duration,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,6 +1,7 @@
 //! The PBX's own requests inside the leg's dialog: BYE (answered 200, reported), re-INVITE
 //! and UPDATE (answered 200 here with our media; hold/resume and media moves reported, never
-//! forwarded), CANCEL, OPTIONS/INFO, and 481 for anything outside the dialog.
+//! forwarded), CANCEL, OPTIONS/INFO (an INFO's DTMF is reported), and 481 for anything
+//! outside the dialog.
 
 use std::time::Instant;
 
@@ -66,6 +67,7 @@ impl PbxLeg {
             _ => {
                 let resp = other_request(d, &req);
                 self.respond(now, &key, resp);
+                self.events.extend(info_digit(&req));
             }
         }
     }
@@ -119,6 +121,15 @@ pub(in crate::pbx) fn status_for(e: &DialogError) -> u16 {
         DialogError::CSeqOutOfOrder { .. } => 500,
         _ => 400,
     }
+}
+
+/// The key press of an in-dialog INFO (DTMF as SIP INFO), as an event to relay.
+pub(in crate::pbx) fn info_digit(req: &Request) -> Option<PbxEvent> {
+    if req.method != Method::Info {
+        return None;
+    }
+    let (digit, duration) = crate::pbx::info_dtmf::digit(req)?;
+    Some(PbxEvent::Dtmf { digit, duration })
 }
 
 /// The answer to an in-dialog request other than BYE, re-INVITE or UPDATE: 200 to OPTIONS and

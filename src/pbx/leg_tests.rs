@@ -424,3 +424,29 @@ fn hostname_target_needs_a_resolved_next_hop() {
     assert_eq!(out[0].to, peer());
     assert_eq!(leg.peer(), peer());
 }
+
+#[test]
+fn info_with_a_key_is_answered_200_and_reported_and_other_infos_only_answered() {
+    let mut t = T::start();
+    t.answer();
+    let mut info = t.pbx_request(Method::Info, 11, None);
+    message::set_body(
+        &mut info,
+        "application/dtmf-relay",
+        b"Signal=4\r\nDuration=200\r\n".to_vec(),
+    );
+    assert_eq!(response_of(&t.feed(info)).status_code.code(), 200);
+    let key = PbxEvent::Dtmf {
+        digit: '4',
+        duration: std::time::Duration::from_millis(200),
+    };
+    assert_eq!(t.events(), [key]);
+    let mut other = t.pbx_request(Method::Info, 12, None);
+    message::set_body(
+        &mut other,
+        "application/media_control+xml",
+        b"<x/>".to_vec(),
+    );
+    assert_eq!(response_of(&t.feed(other)).status_code.code(), 200);
+    assert!(t.events().is_empty());
+}

@@ -6,6 +6,7 @@
 //! | [`invite`] | building the INVITE from the ring (caller identity, `X-WA-*` headers), reading SIP targets |
 //! | [`leg`] | [`PbxLeg`]: one outgoing INVITE and its dialog, sans-IO (transactions, CANCEL, BYE, digest auth, hold/refresh answered locally) |
 //! | [`inbound`] | [`InboundLeg`]: a phone's INVITE to a WhatsApp user, as UAS, sans-IO (180, 200 with our SDP, delayed offer answered in the ACK, refusals that say why, CANCEL, BYE, hold) |
+//! | [`info_dtmf`] | key presses the PBX sends as SIP INFO (`application/dtmf-relay`, `application/dtmf`) |
 //! | [`sdp`] | our RTP/AVP offer toward the PBX and reading its answer |
 //! | [`ports`] | the UDP port allocator over `[media] port_min..=port_max` |
 //!
@@ -14,6 +15,7 @@
 //! returns, sleeps until [`PbxLeg::poll_timeout`] and acts on [`PbxLeg::poll_event`].
 
 pub mod inbound;
+pub mod info_dtmf;
 pub mod invite;
 pub mod leg;
 pub mod ports;

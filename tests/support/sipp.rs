@@ -31,6 +31,12 @@ impl Sipp {
         Self::spawn(dir, transport, &["-sf", &sf, "-timeout_error"])
     }
 
+    /// [`Sipp::uas`] over UDP with `-rtp_echo`: the caller hears itself.
+    pub fn uas_echo(scenario: &str) -> Sipp {
+        let (dir, sf) = scenario_file(scenario, &[]);
+        Self::spawn(dir, "udp", &["-sf", &sf, "-timeout_error", "-rtp_echo"])
+    }
+
     /// Starts `sipp -sf tests/peers/sipp/<scenario>` as UAC calling `service` (the Request-URI
     /// user) at `target` over UDP; `(NAME, value)` pairs replace `@NAME@` in the scenario.
     pub fn uac(

@@ -602,6 +602,15 @@ impl Legs {
                     }
                 }
                 PbxEvent::MediaFailed(detail) => out.extend(pbx_media_failed(detail)),
+                PbxEvent::Dtmf { digit, duration } => {
+                    if let Some(b) = &mut self.bridge {
+                        b.on_pbx_key(crate::media::DtmfDigit { digit, duration });
+                    }
+                    out.push(LegOutput::Note(
+                        "dtmf.from_pbx",
+                        json!({"digit": digit.to_string(), "ms": duration.as_millis() as u64, "via": "sip_info"}),
+                    ));
+                }
                 PbxEvent::Failed(f) => out.push(LegOutput::Input(Input::PbxFailed(f))),
                 PbxEvent::RemoteHangup => out.push(LegOutput::Input(Input::PbxHangup)),
                 PbxEvent::Hold(on) => {
