@@ -25,6 +25,7 @@ use callgate_sip::transaction::{
 
 use super::PbxError;
 use super::invite::local_via;
+use super::leg::remote::{media_update, sdp_body};
 use super::leg::{LegConfig, PbxEvent};
 use super::sdp::PbxMedia;
 use super::transport::Incoming;
@@ -407,8 +408,14 @@ impl InboundLeg {
         match (answer, self.negotiated.is_some()) {
             (Ok((n, sdp)), true) => self.renegotiated(n, sdp),
             (Ok((n, _)), false) => {
+                let hold = n.remote_hold;
                 self.negotiated = Some(n);
                 self.events.push_back(PbxEvent::OfferAnswered);
+                if hold {
+                    // Answered on hold: the call starts held.
+                    self.held = true;
+                    self.events.push_back(PbxEvent::Hold(true));
+                }
             }
             (Err(why), true) => {
                 tracing::info!(call_id = %self.call_id, %why, "keeping the phone's media as it was");
@@ -457,32 +464,10 @@ impl InboundLeg {
     /// The phone's media after a re-INVITE or UPDATE (`sdp`: its side): hold, resume and moves
     /// reported.
     fn renegotiated(&mut self, n: Negotiated, sdp: String) {
-        if n.remote_hold != self.held {
-            self.held = n.remote_hold;
-            self.events.push_back(PbxEvent::Hold(n.remote_hold));
-        } else if self
-            .negotiated
-            .as_ref()
-            .is_none_or(|old| (!n.remote_hold && old.remote != n.remote) || old.codec != n.codec)
-        {
-            self.events.push_back(PbxEvent::MediaChanged(sdp));
-        }
+        let update = media_update(&mut self.held, self.negotiated.as_ref(), &n, sdp);
+        self.events.extend(update);
         self.negotiated = Some(n);
     }
-}
-
-/// The SDP a request carries: its body, unless empty or of another type than
-/// `application/sdp` (a body without `Content-Type` counts as SDP).
-fn sdp_body(req: &Request) -> Option<String> {
-    if req.body.iter().all(u8::is_ascii_whitespace) {
-        return None;
-    }
-    let is_sdp = message::header_value(req, "Content-Type").is_none_or(|t| {
-        t.trim_start()
-            .to_ascii_lowercase()
-            .starts_with("application/sdp")
-    });
-    is_sdp.then(|| String::from_utf8_lossy(&req.body).into_owned())
 }
 
 #[cfg(test)]

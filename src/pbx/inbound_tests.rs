@@ -214,3 +214,13 @@ fn reinvite_without_sdp_gets_our_offer_and_its_acks_answer_moves_the_media() {
         Some("127.0.0.1:17000".parse().unwrap())
     );
 }
+
+#[test]
+fn offerless_invite_whose_ack_answers_on_hold_starts_the_call_held() {
+    let mut t = T::start(None);
+    t.answer();
+    let held = PCMU_ANSWER.replace("a=sendrecv", "a=sendonly");
+    t.ack(1, Some(&held));
+    assert_eq!(t.events(), [PbxEvent::OfferAnswered, PbxEvent::Hold(true)]);
+    assert!(t.leg.negotiated().is_some_and(|n| n.remote_hold));
+}

@@ -143,6 +143,8 @@ pub struct PbxLeg {
     media: Option<PbxMedia>,
     negotiated: Option<Negotiated>,
     held: bool,
+    /// CSeq of the PBX's offerless re-INVITE whose ACK must answer the offer in our 200 OK.
+    offer_in_ack: Option<u32>,
     digest: Option<DigestClient>,
     state: State,
     cancel_sent: bool,
@@ -203,6 +205,7 @@ impl PbxLeg {
             media: PbxMedia::from_offer(&local_sdp_offer).ok(),
             negotiated: None,
             held: false,
+            offer_in_ack: None,
             digest: cfg.credentials.clone().map(DigestClient::new),
             state: State::Calling,
             cancel_sent: false,

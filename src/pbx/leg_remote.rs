@@ -8,6 +8,7 @@ use std::time::Instant;
 use callgate_sip::dialog::{DialogError, RemoteRequest};
 use callgate_sip::message;
 use callgate_sip::rsip::{Method, Request, Response};
+use callgate_sip::sdp_negotiation::Negotiated;
 use callgate_sip::transaction::TransactionKey;
 
 use super::{PbxEvent, PbxLeg, State};
@@ -23,6 +24,7 @@ impl PbxLeg {
 
     pub(super) fn on_request(&mut self, now: Instant, key: TransactionKey, req: Request) {
         if req.method == Method::Ack {
+            self.on_ack(&req);
             return;
         }
         let live = matches!(
@@ -72,6 +74,39 @@ impl PbxLeg {
         }
     }
 
+    /// An ACK from the PBX: after its offerless re-INVITE it answers the offer in our 200 OK.
+    /// Without a usable answer the media stays as it was.
+    fn on_ack(&mut self, ack: &Request) {
+        let Some(expected) = self.offer_in_ack else {
+            return;
+        };
+        if message::cseq(ack).ok().map(|(n, _)| n) != Some(expected) {
+            return;
+        }
+        self.offer_in_ack = None;
+        let Some(media) = self.media.as_ref() else {
+            return;
+        };
+        let answer = sdp_body(ack)
+            .ok_or_else(|| "no SDP".to_string())
+            .and_then(|sdp| {
+                let n = media.parse_answer(&sdp).map_err(|e| e.to_string())?;
+                Ok((n, sdp))
+            });
+        match answer {
+            Ok((n, sdp)) => {
+                let update = media_update(&mut self.held, self.negotiated.as_ref(), &n, sdp);
+                self.events.extend(update);
+                self.negotiated = Some(n);
+            }
+            Err(why) => tracing::info!(
+                call_id = %self.call_id,
+                %why,
+                "the PBX's ACK did not answer our re-offer: keeping its media as it was"
+            ),
+        }
+    }
+
     /// A re-INVITE or UPDATE from the PBX: answered here with our media.
     fn on_offer(&mut self, now: Instant, key: TransactionKey, req: Request) {
         let Some(d) = self.dialog.as_ref() else {
@@ -84,8 +119,10 @@ impl PbxLeg {
         };
         if req.body.is_empty() {
             // Offerless re-INVITE: our 200 carries a fresh offer, the ACK the answer.
-            let body = (req.method == Method::Invite)
-                .then(|| ("application/sdp", media.reoffer().into_bytes()));
+            let body = (req.method == Method::Invite).then(|| {
+                self.offer_in_ack = message::cseq(&req).ok().map(|(n, _)| n);
+                ("application/sdp", media.reoffer().into_bytes())
+            });
             let resp = d.response(&req, 200, body);
             self.respond(now, &key, resp);
             return;
@@ -95,14 +132,8 @@ impl PbxLeg {
             Ok((sdp, n)) => {
                 let resp = d.response(&req, 200, Some(("application/sdp", sdp.into_bytes())));
                 self.respond(now, &key, resp);
-                if n.remote_hold != self.held {
-                    self.held = n.remote_hold;
-                    self.events.push_back(PbxEvent::Hold(n.remote_hold));
-                } else if self.negotiated.as_ref().is_none_or(|old| {
-                    (!n.remote_hold && old.remote != n.remote) || old.codec != n.codec
-                }) {
-                    self.events.push_back(PbxEvent::MediaChanged(offer));
-                }
+                let update = media_update(&mut self.held, self.negotiated.as_ref(), &n, offer);
+                self.events.extend(update);
                 self.negotiated = Some(n);
             }
             Err(e) => {
@@ -112,6 +143,37 @@ impl PbxLeg {
             }
         }
     }
+}
+
+/// What the peer's new media (after its re-INVITE or UPDATE, or the ACK answering our re-offer)
+/// means for the call: hold, resume or a move (`sdp`: its side); `None` for a refresh that
+/// changes nothing. Updates `held`.
+pub(in crate::pbx) fn media_update(
+    held: &mut bool,
+    old: Option<&Negotiated>,
+    n: &Negotiated,
+    sdp: String,
+) -> Option<PbxEvent> {
+    if n.remote_hold != *held {
+        *held = n.remote_hold;
+        return Some(PbxEvent::Hold(n.remote_hold));
+    }
+    old.is_none_or(|old| (!n.remote_hold && old.remote != n.remote) || old.codec != n.codec)
+        .then_some(PbxEvent::MediaChanged(sdp))
+}
+
+/// The SDP a request carries: its body, unless empty or of another type than
+/// `application/sdp` (a body without `Content-Type` counts as SDP).
+pub(in crate::pbx) fn sdp_body(req: &Request) -> Option<String> {
+    if req.body.iter().all(u8::is_ascii_whitespace) {
+        return None;
+    }
+    let is_sdp = message::header_value(req, "Content-Type").is_none_or(|t| {
+        t.trim_start()
+            .to_ascii_lowercase()
+            .starts_with("application/sdp")
+    });
+    is_sdp.then(|| String::from_utf8_lossy(&req.body).into_owned())
 }
 
 /// The status answering an in-dialog request the dialog refused.

@@ -450,3 +450,37 @@ fn info_with_a_key_is_answered_200_and_reported_and_other_infos_only_answered() 
     assert_eq!(response_of(&t.feed(other)).status_code.code(), 200);
     assert!(t.events().is_empty());
 }
+
+#[test]
+fn offerless_reinvite_gets_our_offer_and_its_acks_answer_moves_the_media() {
+    let mut t = T::start();
+    t.answer();
+    let reinvite = t.pbx_request(Method::Invite, 11, None);
+    let ok = response_of(&t.feed(reinvite));
+    assert_eq!(ok.status_code.code(), 200);
+    assert!(
+        String::from_utf8_lossy(&ok.body).contains("m=audio"),
+        "our offer"
+    );
+    assert!(t.events().is_empty(), "nothing known before the ACK");
+    let moved = RESUME_SDP.replace("16000", "16020");
+    let ack = t.pbx_request(Method::Ack, 11, Some(&moved));
+    t.feed(ack);
+    assert_eq!(t.events(), [PbxEvent::MediaChanged(moved.clone())]);
+    // A second offerless re-INVITE whose ACK has no SDP leaves the media as it was.
+    let reinvite = t.pbx_request(Method::Invite, 12, None);
+    t.feed(reinvite);
+    let ack = t.pbx_request(Method::Ack, 12, None);
+    t.feed(ack);
+    assert!(t.events().is_empty());
+    let hold = moved.replace("a=sendrecv", "a=sendonly");
+    let reinvite = t.pbx_request(Method::Invite, 13, None);
+    t.feed(reinvite);
+    let ack = t.pbx_request(Method::Ack, 13, Some(&hold));
+    t.feed(ack);
+    assert_eq!(
+        t.events(),
+        [PbxEvent::Hold(true)],
+        "the answer puts us on hold"
+    );
+}
