@@ -429,3 +429,60 @@ async fn pbx_keys_sent_as_sip_info_reach_the_whatsapp_user() {
         .unwrap();
     t.shutdown().await;
 }
+
+/// A gateway like [`gateway`] whose PBX legs time out after 2 s without RTP or RTCP.
+async fn gateway_with_rtp_timeout(target: &str) -> TestGateway {
+    let target = target.to_string();
+    common::start_with(move |c| {
+        c.routing.default = Some(target);
+        c.sip.codecs = vec!["pcmu".into()];
+        c.sip.rtp_timeout_s = 2;
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_pbx_gets_bye_after_the_rtp_timeout_and_the_user_call_is_terminated() {
+    let mut pbx = Sipp::silent_uas();
+    let t = gateway_with_rtp_timeout(&pbx.uri()).await;
+    let id = user_calls(&t);
+    let rec = ended_record(&t, &id, Duration::from_secs(10)).await;
+    let reason = rec.end_reason.clone().unwrap_or_default();
+    assert!(reason.contains("no RTP or RTCP"), "{rec:?}");
+    assert_eq!(t.graph_actions(&id), ["pre_accept", "accept", "terminate"]);
+    let silent_ms = rec.ended_at_ms.unwrap() - rec.accepted_at_ms.unwrap();
+    assert!(
+        (1_500..4_000).contains(&silent_ms),
+        "ended {silent_ms} ms after accept, want about 2 s"
+    );
+    assert!(
+        t.timeline_kinds(&id)
+            .iter()
+            .any(|k| k == "pbx.media_timeout")
+    );
+    // sipp's built-in UAS only succeeds once it got our BYE.
+    tokio::task::spawn_blocking(move || pbx.assert_success(Duration::from_secs(10)))
+        .await
+        .unwrap();
+    t.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pbx_sending_media_outlives_the_rtp_timeout() {
+    let pbx = Sipp::echo_uas();
+    let t = gateway_with_rtp_timeout(&pbx.uri()).await;
+    let id = user_calls(&t);
+    let r = phone_until(&t, &id, Duration::from_secs(10), |r| {
+        r.recorded_ms > 5000 && near(r.dominant_hz, 440.0)
+    })
+    .await;
+    assert!(near(r.dominant_hz, 440.0), "{r:?}");
+    let rec = t.gw.store.get_call(&id).unwrap().unwrap();
+    assert_eq!(
+        rec.ended_at_ms, None,
+        "a PBX sending media is not timed out: {rec:?}"
+    );
+    t.sandbox().hangup(&id).unwrap();
+    ended_record(&t, &id, Duration::from_secs(5)).await;
+    t.shutdown().await;
+}

@@ -165,6 +165,10 @@ pub struct SipConfig {
     /// Opus first means passthrough (no transcoding) whenever the PBX speaks Opus.
     #[serde(default = "default_sip_codecs")]
     pub codecs: Vec<String>,
+    /// Seconds without RTP or RTCP from an answered PBX leg (not on hold) before the call is
+    /// ended as if the PBX had hung up (it crashed or lost its network without a BYE); 0: never.
+    #[serde(default = "default_sip_rtp_timeout")]
+    pub rtp_timeout_s: u64,
 }
 
 impl Default for SipConfig {
@@ -173,6 +177,7 @@ impl Default for SipConfig {
             listen: default_sip_listen(),
             setup_timeout_s: default_sip_setup_timeout(),
             codecs: default_sip_codecs(),
+            rtp_timeout_s: default_sip_rtp_timeout(),
         }
     }
 }
@@ -183,6 +188,10 @@ fn default_sip_listen() -> SocketAddr {
 
 fn default_sip_setup_timeout() -> u64 {
     5
+}
+
+fn default_sip_rtp_timeout() -> u64 {
+    60
 }
 
 fn default_sip_codecs() -> Vec<String> {

@@ -24,6 +24,13 @@ impl Sipp {
         Self::spawn(dir, "udp", &["-sn", "uas", "-rtp_echo"])
     }
 
+    /// Starts sipp's built-in UAS (`-sn uas`, PCMU only) without media: it answers and then
+    /// sends no RTP or RTCP at all, like a PBX that died without a BYE; it expects our BYE.
+    pub fn silent_uas() -> Sipp {
+        let dir = tempfile::tempdir().expect("temp dir");
+        Self::spawn(dir, "udp", &["-sn", "uas"])
+    }
+
     /// Starts `sipp -sf tests/peers/sipp/<scenario>` as UAS on a free port; `transport` is
     /// `udp` or `tcp`; each `(NAME, value)` replaces `@NAME@` in the scenario text.
     pub fn uas(scenario: &str, transport: &'static str, fill: &[(&str, &str)]) -> Sipp {

@@ -1,6 +1,7 @@
 //! The time side of a call's legs: [`FrameClock`], when the next frame toward WhatsApp is due,
-//! and [`LegTimer`], the one timer the legs wait on (the earliest of str0m's timeout, the PBX
-//! leg's SIP timers, the ICE grace or PBX linger deadline and the frame clock).
+//! [`MediaWatch`], whether the PBX still sends media, and [`LegTimer`], the one timer the legs
+//! wait on (the earliest of str0m's timeout, the PBX leg's SIP timers, the ICE grace or PBX
+//! linger deadline, the frame clock and the media watch).
 //!
 //! # Frames toward WhatsApp
 //!
@@ -135,6 +136,73 @@ impl LegTimer {
     }
 }
 
+/// Watches the PBX's media while its leg is up and not on hold: no RTP or RTCP for the whole
+/// timeout means the PBX is gone without a BYE (it crashed, lost its network or a NAT binding).
+/// Media arriving only records the time; the one deadline moves when it fires, so a call with
+/// audio flowing never re-arms a timer per packet.
+#[derive(Debug, Default)]
+pub(super) struct MediaWatch {
+    timeout: Option<Duration>,
+    last: Option<Instant>,
+    check: Option<Instant>,
+}
+
+impl MediaWatch {
+    /// A watch with `timeout` (`None`: never fires).
+    pub fn new(timeout: Option<Duration>) -> Self {
+        Self {
+            timeout,
+            ..Self::default()
+        }
+    }
+
+    /// Watching starts now (the PBX's media is up, or it resumed from hold).
+    pub fn arm(&mut self, now: Instant) {
+        if let Some(t) = self.timeout {
+            self.last = Some(now);
+            self.check = Some(now + t);
+        }
+    }
+
+    /// Watching stops (hold, or the call is over).
+    pub fn disarm(&mut self) {
+        self.check = None;
+    }
+
+    /// RTP or RTCP arrived from the PBX.
+    pub fn heard(&mut self, now: Instant) {
+        self.last = Some(now);
+    }
+
+    /// When the watch wants to look again, while armed.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.check
+    }
+
+    /// Looks at `now`: true (once; the watch stops) when nothing came for the whole timeout,
+    /// otherwise the next look is set to when it would have.
+    pub fn expired(&mut self, now: Instant) -> bool {
+        let (Some(check), Some(timeout), Some(last)) = (self.check, self.timeout, self.last) else {
+            return false;
+        };
+        if now < check {
+            return false;
+        }
+        let silent_until = last + timeout;
+        if now >= silent_until {
+            self.check = None;
+            return true;
+        }
+        self.check = Some(silent_until);
+        false
+    }
+
+    /// The timeout, if the watch is on.
+    pub fn timeout(&self) -> Option<Duration> {
+        self.timeout
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -180,5 +248,49 @@ mod tests {
         );
         c.stop_pbx_slots();
         assert!(!c.take_pbx_slot(t0 + 200 * MS));
+    }
+
+    #[test]
+    fn media_watch_fires_once_after_a_whole_timeout_of_silence_and_not_while_media_flows() {
+        let t0 = Instant::now();
+        let s = Duration::from_secs(1);
+        let mut w = MediaWatch::new(Some(10 * s));
+        assert_eq!(w.deadline(), None, "not armed before the media is up");
+        w.arm(t0);
+        assert_eq!(w.deadline(), Some(t0 + 10 * s));
+        for i in 1..=20 {
+            w.heard(t0 + i * s / 2); // media every 500 ms for 10 s
+        }
+        assert_eq!(
+            w.deadline(),
+            Some(t0 + 10 * s),
+            "media does not move the timer"
+        );
+        assert!(!w.expired(t0 + 10 * s));
+        assert_eq!(
+            w.deadline(),
+            Some(t0 + 20 * s),
+            "re-armed from the last packet"
+        );
+        assert!(!w.expired(t0 + 19 * s), "early wake-up");
+        assert!(w.expired(t0 + 20 * s), "silent since 10 s");
+        assert_eq!(w.deadline(), None);
+        assert!(!w.expired(t0 + 40 * s), "once");
+    }
+
+    #[test]
+    fn media_watch_sleeps_on_hold_and_without_a_timeout() {
+        let t0 = Instant::now();
+        let s = Duration::from_secs(1);
+        let mut w = MediaWatch::new(Some(10 * s));
+        w.arm(t0);
+        w.disarm(); // the PBX put the call on hold
+        assert!(!w.expired(t0 + 60 * s));
+        w.arm(t0 + 60 * s); // resumed
+        assert!(w.expired(t0 + 70 * s));
+        let mut off = MediaWatch::new(None);
+        off.arm(t0);
+        assert_eq!(off.deadline(), None);
+        assert!(!off.expired(t0 + 3600 * s));
     }
 }

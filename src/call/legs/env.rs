@@ -25,6 +25,9 @@ pub struct LegsEnv {
     pub codecs: Vec<CodecKind>,
     /// Opus encoder complexity when transcoding.
     pub opus_complexity: i32,
+    /// How long an answered PBX leg may send no RTP or RTCP (`[sip] rtp_timeout_s`; `None`:
+    /// forever).
+    pub rtp_timeout: Option<std::time::Duration>,
     /// The ringback a business call's waiting party hears (`[media] ringback`).
     pub ringback: RingbackStyle,
     /// str0m workarounds (all on in production).
@@ -50,6 +53,8 @@ impl LegsEnv {
             codecs: parse_codecs(&cfg.sip.codecs.join(","))?,
             opus_complexity: i32::from(cfg.media.opus_complexity),
             ringback: cfg.media.ringback,
+            rtp_timeout: (cfg.sip.rtp_timeout_s > 0)
+                .then(|| std::time::Duration::from_secs(cfg.sip.rtp_timeout_s)),
             workarounds: Workarounds::default(),
         })
     }

@@ -33,6 +33,21 @@ impl Legs {
             self.clock.sent(now, false);
             self.drain_wa(now, out);
         }
+        if self.pbx_media.expired(now) {
+            let secs = self.pbx_media.timeout().unwrap_or_default().as_secs();
+            let detail = format!(
+                "no RTP or RTCP from the PBX for {secs} s ([sip] rtp_timeout_s): it is gone \
+                 without a BYE (crashed, lost its network, or a NAT dropped its media)"
+            );
+            tracing::warn!(%detail, "ending the call");
+            out.push(LegOutput::Note(
+                "pbx.media_timeout",
+                json!({"detail": detail}),
+            ));
+            out.push(LegOutput::Input(crate::call::Input::MediaFailed {
+                reason: detail,
+            }));
+        }
         if self.ice_grace.is_some_and(|t| t <= now) || self.linger.is_some_and(|t| t <= now) {
             self.on_deadline(now, out);
         }
@@ -137,6 +152,7 @@ impl Legs {
     /// An RTCP datagram from the PBX (its reports give the PBX leg's round-trip time).
     pub(super) fn on_pbx_rtcp(&mut self, n: usize, now: Instant) {
         let Some(b) = &mut self.bridge else { return };
+        self.pbx_media.heard(now);
         if let Err(e) = b.on_pbx_rtcp(&self.rtcp_buf[..n], now.into_std()) {
             tracing::debug!(error = %e, "unreadable RTCP from the PBX");
         }
@@ -144,6 +160,7 @@ impl Legs {
 
     pub(super) fn on_pbx_rtp(&mut self, n: usize, now: Instant, out: &mut Vec<LegOutput>) {
         let Some(b) = &mut self.bridge else { return };
+        self.pbx_media.heard(now);
         let got = b.on_pbx_rtp(&self.rtp_buf[..n], now.into_std());
         if b.wa_frame_ready() && self.clock.deadline().is_some() {
             // PBX audio or DTMF goes to WhatsApp at once, not at the next clock tick.

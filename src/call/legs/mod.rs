@@ -46,7 +46,7 @@ use crate::media::{BridgeConfig, PbxCodec};
 use crate::pbx::{PbxEvent, RtpPair};
 use crate::whatsapp_media::WaLegConfig;
 use callgate_sip::sdp_negotiation::{CodecKind, Negotiated};
-use clock::{FrameClock, LegTimer};
+use clock::{FrameClock, LegTimer, MediaWatch};
 use pbx_side::PbxSide;
 use wa_side::WaSide;
 
@@ -117,6 +117,8 @@ pub struct Legs {
     rtcp_buf: Vec<u8>,
     /// The ringback being played, if any.
     ringing: Option<ringback::Ringing>,
+    /// Whether the answered PBX leg still sends media.
+    pbx_media: MediaWatch,
     /// The PBX-bound RTP stream before the bridge takes it over (ringback toward the PBX).
     pbx_stream: Option<crate::media::rtp::OutboundStream>,
     media_stats: Option<Value>,
@@ -144,6 +146,7 @@ impl Legs {
     /// Legs with nothing open yet.
     pub fn new(env: Arc<LegsEnv>) -> Self {
         let start: u32 = rand::random();
+        let pbx_media = MediaWatch::new(env.rtp_timeout);
         Self {
             env,
             route: None,
@@ -164,6 +167,7 @@ impl Legs {
             rtp_buf: vec![0; MAX_DATAGRAM],
             rtcp_buf: vec![0; MAX_DATAGRAM],
             ringing: None,
+            pbx_media,
             pbx_stream: None,
             media_stats: None,
         }
@@ -186,6 +190,7 @@ impl Legs {
             self.pbx_deadline,
             self.clock.deadline(),
             self.clock.pbx_slot_deadline(),
+            self.pbx_media.deadline(),
             self.ice_grace,
             self.linger,
         ]
@@ -463,6 +468,7 @@ impl Legs {
         }
         self.wa = None;
         self.stop_ringback();
+        self.pbx_media.disarm();
         self.clock.stop();
         self.rtp = None;
         self.bridge = None;
@@ -616,6 +622,12 @@ impl Legs {
                 PbxEvent::Hold(on) => {
                     let kind = if on { "pbx.hold" } else { "pbx.resume" };
                     out.push(LegOutput::Note(kind, Value::Null));
+                    // A PBX holding the call may stop sending media.
+                    if on {
+                        self.pbx_media.disarm();
+                    } else if self.bridge.is_some() {
+                        self.pbx_media.arm(Instant::now());
+                    }
                 }
                 PbxEvent::MediaChanged(_) => {
                     if let Some(n) = self.negotiated() {
@@ -689,6 +701,9 @@ impl Legs {
             .map_err(|e| format!("cannot bridge the PBX codec: {e}"))?;
         bridge.set_wa_accepted(self.accepted);
         self.bridge = Some(bridge);
+        if !n.remote_hold {
+            self.pbx_media.arm(Instant::now());
+        }
         if let Some(rtp) = &mut self.rtp {
             rtp.remote = n.remote;
         }
