@@ -708,7 +708,7 @@ fn play(tones: &mut DtmfTones, e: DtmfEvent) -> bool {
         }
         DtmfEvent::End(d) => {
             if tones.is_held() {
-                tones.stop();
+                tones.stop(d.duration);
             } else {
                 tones.play(d.digit, d.duration);
             }

@@ -87,11 +87,12 @@ impl DtmfTones {
         true
     }
 
-    /// The key was released: the tone ends (after [`MIN_TONE`] at least).
-    pub fn stop(&mut self) {
+    /// The key was released after being `held` (as the sender measured it): the tone ends
+    /// once it has lasted that long, [`MIN_TONE`] at least (at once if it already has).
+    pub fn stop(&mut self, held: Duration) {
         if let State::Tone { played, .. } = self.state {
             let played = Duration::from_micros(played * 1_000_000 / u64::from(self.rate));
-            self.stop_after(played);
+            self.stop_after(played.max(held));
         }
     }
 
@@ -199,7 +200,7 @@ mod tests {
         for other in [697.0, 852.0, 941.0, 1209.0, 1477.0, 1633.0] {
             assert!(on(770.0) > 50.0 * on(other) && on(1336.0) > 50.0 * on(other));
         }
-        g.stop();
+        g.stop(Duration::from_millis(120)); // the sender counted less than was played
         let rest = frames(&mut g, 100);
         // Released after 200 ms: the tone ends at once, then 60 ms (3 frames) of silence.
         assert_eq!(
@@ -213,11 +214,21 @@ mod tests {
     }
 
     #[test]
+    fn a_release_reported_early_still_plays_the_whole_press() {
+        let mut g = DtmfTones::new(8000);
+        g.start('9');
+        frames(&mut g, 2); // 40 ms played when the end arrives, for a 100 ms press
+        g.stop(Duration::from_millis(100));
+        let sound: Vec<bool> = frames(&mut g, 100).iter().map(|f| f.0).collect();
+        assert_eq!(sound, [true, true, true, false, false, false]);
+    }
+
+    #[test]
     fn a_short_press_lasts_the_minimum_and_a_whole_press_its_duration() {
         let mut g = DtmfTones::new(8000);
         g.start('1');
         frames(&mut g, 1);
-        g.stop();
+        g.stop(Duration::ZERO);
         let sound: Vec<bool> = frames(&mut g, 100).iter().map(|f| f.0).collect();
         assert_eq!(
             sound,
