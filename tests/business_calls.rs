@@ -175,18 +175,22 @@ async fn api_call_bridges_agent_and_user(mode: &str, hang_up_by: &str) {
     t.shutdown().await;
 }
 
-/// The runs of consecutive loud 20 ms frames of `samples`, in order.
+/// The runs of loud 20 ms frames of `samples`, in order; silences shorter than 300 ms (a
+/// loaded machine's hiccups) do not split a run.
 fn loud_runs(samples: &[i16], rate: u32) -> Vec<Vec<i16>> {
+    const MAX_GAP_FRAMES: usize = 15;
     let mut runs: Vec<Vec<i16>> = Vec::new();
-    let mut in_run = false;
+    let mut quiet = usize::MAX;
     for f in samples.chunks(rate as usize / 50) {
-        let loud = rms(f) > 0.01;
-        match (loud, in_run) {
-            (true, true) => runs.last_mut().unwrap().extend_from_slice(f),
-            (true, false) => runs.push(f.to_vec()),
-            _ => {}
+        if rms(f) <= 0.01 {
+            quiet = quiet.saturating_add(1);
+            continue;
         }
-        in_run = loud;
+        match runs.last_mut() {
+            Some(run) if quiet <= MAX_GAP_FRAMES => run.extend_from_slice(f),
+            _ => runs.push(f.to_vec()),
+        }
+        quiet = 0;
     }
     runs
 }
