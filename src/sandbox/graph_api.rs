@@ -10,7 +10,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, Method, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{MethodRouter, get, post};
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
@@ -34,35 +34,34 @@ type GraphResult = Result<Value, MetaError>;
 /// The Graph routes (state: the sandbox).
 pub fn routes() -> Router<Sandbox> {
     Router::new()
-        .route("/{ver}/{pnid}/calls", post(calls))
-        .route("/{ver}/{pnid}/messages", post(messages))
+        .route("/{ver}/{pnid}/calls", graph_post(Sandbox::handle_calls))
+        .route(
+            "/{ver}/{pnid}/messages",
+            graph_post(Sandbox::handle_messages),
+        )
         .route("/{ver}/{pnid}/call_permissions", get(call_permissions))
         .route(
             "/{ver}/{pnid}/settings",
-            get(get_settings).post(post_settings),
+            get(get_settings).merge(graph_post(Sandbox::handle_post_settings)),
         )
 }
 
-async fn calls(
-    State(sb): State<Sandbox>,
-    Path((_ver, pnid)): Path<(String, String)>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let result = sb.handle_calls(&headers, &pnid, &body);
-    sb.finish(Method::POST, &uri, &body, result)
-}
+/// What answers a `POST /{ver}/{pnid}/...`: the request headers, the phone number id and the raw
+/// body.
+type PostHandler = fn(&Sandbox, &HeaderMap, &str, &[u8]) -> GraphResult;
 
-async fn messages(
-    State(sb): State<Sandbox>,
-    Path((_ver, pnid)): Path<(String, String)>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let result = sb.handle_messages(&headers, &pnid, &body);
-    sb.finish(Method::POST, &uri, &body, result)
+/// The `POST` route of a Graph endpoint answered by `handle`, recorded like every request.
+fn graph_post(handle: PostHandler) -> MethodRouter<Sandbox> {
+    post(
+        move |State(sb): State<Sandbox>,
+              Path((_ver, pnid)): Path<(String, String)>,
+              uri: Uri,
+              headers: HeaderMap,
+              body: Bytes| async move {
+            let result = handle(&sb, &headers, &pnid, &body);
+            sb.finish(Method::POST, &uri, &body, result)
+        },
+    )
 }
 
 async fn call_permissions(
@@ -84,17 +83,6 @@ async fn get_settings(
 ) -> Response {
     let result = sb.handle_get_settings(&headers, &pnid);
     sb.finish(Method::GET, &uri, &[], result)
-}
-
-async fn post_settings(
-    State(sb): State<Sandbox>,
-    Path((_ver, pnid)): Path<(String, String)>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let result = sb.handle_post_settings(&headers, &pnid, &body);
-    sb.finish(Method::POST, &uri, &body, result)
 }
 
 fn parse_json(raw: &[u8]) -> Result<Value, MetaError> {
