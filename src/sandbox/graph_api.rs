@@ -311,33 +311,22 @@ impl Sandbox {
         let origin = self.origin(pnid).expect("authorized number");
         let (answer, phone) = answer_business_offer(&offer, key_exchange(settings));
         let call = CallRecord {
-            id: new_id("wacid"),
-            pnid: pnid.to_string(),
-            business_number: origin.display_number.to_string(),
-            user: to.clone(),
-            direction: Direction::BusinessInitiated,
-            from: origin.display_number.to_string(),
-            to,
-            state: CallState::Ringing,
-            end_status: None,
-            end_reason: None,
-            offer_sdp: Some(offer),
-            pre_accept_sdp: None,
-            accept_sdp: None,
             meta_answer_sdp: Some(answer.clone()),
             biz_opaque_callback_data: opaque,
-            cta_payload: None,
-            deeplink_payload: None,
-            created_unix: unix_now(),
-            accepted_unix: None,
-            accepted_sent: false,
-            ended_unix: None,
             actions: vec![ActionLogEntry {
                 action: "connect".into(),
                 body: body.clone(),
                 http_status: 200,
                 error_code: None,
             }],
+            ..CallRecord::ringing(
+                new_id("wacid"),
+                pnid,
+                origin.display_number,
+                &to,
+                Direction::BusinessInitiated,
+                Some(offer),
+            )
         };
         let response = json!({"messaging_product": "whatsapp", "calls": [{"id": call.id}]});
         if let Some(phone) = phone {
