@@ -12,8 +12,9 @@ use std::time::{Duration, Instant};
 use callgate::sandbox::phone::audio::{self, FRAME_SAMPLES, SAMPLE_RATE, Source};
 use callgate::sandbox::phone::dtmf::{DtmfReceiver, DtmfSender};
 use callgate::sandbox::phone::shape;
+use callgate::sandbox::phone::with_meta_codecs;
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
-use str0m::format::{Codec, CodecExtra, FormatParams};
+use str0m::format::{Codec, CodecExtra};
 use str0m::media::{Direction, Frequency, MediaKind, MediaTime, Mid, TelephoneEvent};
 use str0m::net::{Protocol, Receive};
 use str0m::rtp::Ssrc;
@@ -66,28 +67,7 @@ impl Drop for Business {
 }
 
 fn config() -> Rtc {
-    let mut cfg = RtcConfig::new().clear_codecs();
-    cfg.codec_config().add_config(
-        111.into(),
-        None,
-        Codec::Opus,
-        Frequency::FORTY_EIGHT_KHZ,
-        Some(2),
-        FormatParams {
-            min_p_time: Some(20),
-            use_inband_fec: Some(true),
-            ..Default::default()
-        },
-    );
-    cfg.codec_config().add_config(
-        126.into(),
-        None,
-        Codec::Tele,
-        Frequency::EIGHT_KHZ,
-        None,
-        FormatParams::default(),
-    );
-    cfg.build(Instant::now())
+    with_meta_codecs(RtcConfig::new()).build(Instant::now())
 }
 
 async fn socket() -> (UdpSocket, SocketAddr) {
