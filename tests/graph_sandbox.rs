@@ -2,6 +2,8 @@
 //! happy path with the body the sandbox received, every error mapping, the webhook sender
 //! (signature, duplicates, reordering, retries) and the client's retry policy.
 
+mod common;
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -15,6 +17,7 @@ use callgate::cloud::graph::{
 use callgate::cloud::graph_error::MetaErrorCode;
 use callgate::cloud::signature;
 use callgate::sandbox::{CallState, Direction, PermissionKind, Sandbox, SandboxConfig, UserCall};
+use common::{send_json, send_status};
 use serde_json::{Value, json};
 use url::Url;
 

@@ -18,49 +18,34 @@ async fn unanswered_user_call_ends_failed_after_the_answer_window() {
 async fn control_api_simulates_a_call_and_shows_the_action_log() {
     let env = start_default().await;
     let http = reqwest::Client::new();
-    let created: Value = http
-        .post(env.base.join("sandbox/calls").unwrap())
-        .json(&json!({"from": USER, "to_pnid": env.pnid, "cta_payload": "order-42"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let created = send_json(
+        http.post(env.base.join("sandbox/calls").unwrap())
+            .json(&json!({"from": USER, "to_pnid": env.pnid, "cta_payload": "order-42"})),
+    )
+    .await;
     let id = created["call_id"].as_str().unwrap().to_string();
     env.client.reject(&env.pnid, &id).await.unwrap();
-    let call: Value = http
-        .get(env.base.join(&format!("sandbox/calls/{id}")).unwrap())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let call = send_json(http.get(env.base.join(&format!("sandbox/calls/{id}")).unwrap())).await;
     assert_eq!(call["state"], "ended");
     assert_eq!(call["cta_payload"], "order-42");
     assert_eq!(call["actions"][0]["action"], "reject");
-    let hangup = http
-        .post(
-            env.base
-                .join(&format!("sandbox/calls/{id}/hangup"))
-                .unwrap(),
-        )
-        .send()
-        .await
+    let hangup = env
+        .base
+        .join(&format!("sandbox/calls/{id}/hangup"))
         .unwrap();
-    assert_eq!(hangup.status(), 409, "hang-up of an ended call conflicts");
-    let perm = http
-        .put(
-            env.base
-                .join(&format!("sandbox/permissions/{USER}"))
-                .unwrap(),
-        )
-        .json(&json!({"status": "temporary", "expires_in_s": 60}))
-        .send()
-        .await
+    assert_eq!(
+        send_status(http.post(hangup)).await,
+        409,
+        "hang-up of an ended call conflicts"
+    );
+    let perm = env
+        .base
+        .join(&format!("sandbox/permissions/{USER}"))
         .unwrap();
-    assert_eq!(perm.status(), 204);
+    let grant = http
+        .put(perm)
+        .json(&json!({"status": "temporary", "expires_in_s": 60}));
+    assert_eq!(send_status(grant).await, 204);
     let p = env.user_permissions().await;
     assert_eq!(p.permission.status, PermissionStatus::Temporary);
 }

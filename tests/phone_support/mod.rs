@@ -1,11 +1,10 @@
 //! Test helpers for the sandbox phone: a minimal business media endpoint on str0m (full ICE,
 //! controlling, `setup:active` when answering, SSRC learning, Opus tone, manual RFC 4733 DTMF,
-//! recording), and a Drop guard for child processes.
+//! recording).
 
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
-use std::process::Child;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -20,16 +19,6 @@ use str0m::net::{Protocol, Receive};
 use str0m::rtp::Ssrc;
 use str0m::{Candidate, Event, Input, Output, Rtc, RtcConfig};
 use tokio::net::UdpSocket;
-
-/// Kills and reaps a child process when dropped.
-pub struct ChildGuard(pub Child);
-
-impl Drop for ChildGuard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// What the business endpoint saw and does, shared with the test.
 #[derive(Default)]
