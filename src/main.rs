@@ -69,58 +69,50 @@ fn load(path: Option<&PathBuf>) -> Result<Config, config::ConfigError> {
     }
 }
 
+/// Runs `then` with the configuration at `path` (the embedded default without one); a
+/// configuration that does not load is printed and exits 2.
+fn with_config(path: Option<&PathBuf>, then: impl FnOnce(Config) -> ExitCode) -> ExitCode {
+    match load(path) {
+        Ok(cfg) => then(cfg),
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::CheckConfig { file } => match config::load_file(&file, std::env::vars()) {
-            Ok(_) => {
-                println!("{}: ok", file.display());
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                eprintln!("{e}");
-                ExitCode::from(2)
-            }
-        },
+        Command::CheckConfig { file } => with_config(Some(&file), |_| {
+            println!("{}: ok", file.display());
+            ExitCode::SUCCESS
+        }),
         Command::Run { config } => {
             telemetry::init_logging(cli.log_format);
-            let cfg = match load(config.as_ref()) {
-                Ok(c) => c,
-                Err(e) => {
-                    eprintln!("{e}");
-                    return ExitCode::from(2);
-                }
-            };
-            runtime(callgate::gateway::run_until_signal(cfg))
+            with_config(config.as_ref(), |cfg| {
+                runtime(callgate::gateway::run_until_signal(cfg))
+            })
         }
         Command::Sandbox {
             config,
             webhook_url,
         } => {
             telemetry::init_logging(cli.log_format);
-            let cfg = match load(config.as_ref()) {
-                Ok(c) => c,
-                Err(e) => {
-                    eprintln!("{e}");
-                    return ExitCode::from(2);
-                }
-            };
-            runtime(callgate::gateway::run_sandbox_until_signal(
-                cfg,
-                webhook_url,
-            ))
+            with_config(config.as_ref(), |cfg| {
+                runtime(callgate::gateway::run_sandbox_until_signal(
+                    cfg,
+                    webhook_url,
+                ))
+            })
         }
         Command::Demo => {
             telemetry::init_logging_at(cli.log_format, "warn");
             runtime(callgate::demo::run())
         }
-        Command::Settings { config, command } => match load(config.as_ref()) {
-            Ok(cfg) => settings(&cfg, &command),
-            Err(e) => {
-                eprintln!("{e}");
-                ExitCode::from(2)
-            }
-        },
+        Command::Settings { config, command } => {
+            with_config(config.as_ref(), |cfg| settings(&cfg, &command))
+        }
         Command::Route(args) => {
             let routed = load(args.config.as_ref())
                 .map_err(|e| e.to_string())

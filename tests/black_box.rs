@@ -5,34 +5,21 @@
 mod common;
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+use common::process::{ChildGuard, output_ok};
 
 const BIN: &str = env!("CARGO_BIN_EXE_callgate");
 
-/// Kills the child when the test ends, whatever happens.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 fn check_config_accepts_the_shipped_default() {
-    let out = Command::new(BIN)
-        .args([
+    output_ok(
+        Command::new(BIN).args([
             "check-config",
             concat!(env!("CARGO_MANIFEST_DIR"), "/config/callgate.toml"),
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        ]),
+        "check-config of the shipped default",
     );
 }
 
@@ -71,7 +58,7 @@ fn check_config_names_file_line_and_key_of_each_problem() {
 }
 
 fn start_default() -> (
-    Running,
+    ChildGuard,
     String,
     std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 ) {
@@ -89,7 +76,7 @@ fn start_default() -> (
         .spawn()
         .unwrap();
     let stderr = child.stderr.take().unwrap();
-    let running = Running(child);
+    let running = ChildGuard(child);
     let (tx, rx) = std::sync::mpsc::channel();
     let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let sink = lines.clone();
@@ -151,15 +138,10 @@ async fn default_config_run_answers_verify_refuses_unsigned_accepts_signed() {
     // The signed connect became a call record (the default has no PBX route: declined).
     let start = Instant::now();
     loop {
-        let v: serde_json::Value = http
+        let call = http
             .get(format!("{base}/v1/calls/wacid.blackbox-1"))
-            .bearer_auth(common::API_TOKEN)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+            .bearer_auth(common::API_TOKEN);
+        let v = common::send_json(call).await;
         if v["call"]["outcome"] == "denied" {
             break;
         }

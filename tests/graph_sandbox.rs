@@ -2,6 +2,8 @@
 //! happy path with the body the sandbox received, every error mapping, the webhook sender
 //! (signature, duplicates, reordering, retries) and the client's retry policy.
 
+mod common;
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -9,10 +11,13 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
-use callgate::cloud::graph::{GraphClient, GraphClientConfig, GraphError, PermissionStatus};
+use callgate::cloud::graph::{
+    CallPermissions, GraphClient, GraphClientConfig, GraphError, PermissionStatus,
+};
 use callgate::cloud::graph_error::MetaErrorCode;
 use callgate::cloud::signature;
 use callgate::sandbox::{CallState, Direction, PermissionKind, Sandbox, SandboxConfig, UserCall};
+use common::{send_json, send_status};
 use serde_json::{Value, json};
 use url::Url;
 
@@ -73,6 +78,41 @@ async fn start(config: SandboxConfig) -> Env {
         sandbox,
         base,
         pnid,
+    }
+}
+
+impl Env {
+    /// A user-initiated call from [`USER`] to the test number; returns its call id.
+    fn user_call(&self) -> String {
+        self.sandbox
+            .simulate_user_call(UserCall::new(USER, &self.pnid))
+            .unwrap()
+    }
+
+    /// Gives [`USER`] a permanent call permission (no reply webhook).
+    fn grant_permanent(&self) {
+        self.sandbox
+            .set_permission(USER, PermissionKind::Permanent, None, false);
+    }
+
+    /// Graph `pre_accept` of call `id` with the reference answer.
+    async fn pre_accept(&self, id: &str) -> Result<(), GraphError> {
+        self.client.pre_accept(&self.pnid, id, &answer_sdp()).await
+    }
+
+    /// What Graph `call_permissions` says of [`USER`].
+    async fn user_permissions(&self) -> CallPermissions {
+        self.client
+            .get_call_permissions(&self.pnid, USER)
+            .await
+            .unwrap()
+    }
+
+    /// Graph `connect` to [`USER`] with the reference offer and no tracking data.
+    async fn connect_user(&self) -> Result<String, GraphError> {
+        self.client
+            .connect(&self.pnid, USER, &offer_sdp(), None)
+            .await
     }
 }
 
@@ -153,9 +193,28 @@ fn webhook_kind(v: &Value) -> String {
         .to_string()
 }
 
-async fn start_with_receiver(mut config: SandboxConfig, fail_first: usize) -> (Env, Receiver) {
+/// The kinds of `hooks`, in order (see [`webhook_kind`]).
+fn kinds_of(hooks: &[Value]) -> Vec<String> {
+    hooks.iter().map(webhook_kind).collect()
+}
+
+/// The first `calls[]` item of a calls webhook.
+fn call_item(hook: &Value) -> &Value {
+    &hook["entry"][0]["changes"][0]["value"]["calls"][0]
+}
+
+/// A sandbox with the default configuration changed by `tweak`, sending its webhooks to a
+/// [`Receiver`] that answers 500 to the first `fail_first`.
+async fn start_with_receiver(
+    fail_first: usize,
+    tweak: impl FnOnce(&mut SandboxConfig),
+) -> (Env, Receiver) {
     let (recv, url) = Receiver::start(fail_first).await;
-    config.webhook_url = Some(url);
+    let mut config = SandboxConfig {
+        webhook_url: Some(url),
+        ..SandboxConfig::default()
+    };
+    tweak(&mut config);
     (start(config).await, recv)
 }
 

@@ -13,6 +13,7 @@ use callgate::policy::routing::RoutingRule;
 use callgate::sandbox::UserCall;
 use common::calls::{ended_record, near, phone_until};
 use common::hours::{closed_now, open_all_week};
+use common::process::output_ok;
 use common::{PNID, TestGateway};
 use support::baresip::Baresip;
 use support::sipp::Sipp;
@@ -275,17 +276,13 @@ fn route_dry_run_prints_the_matching_rule_and_why() {
          targets = [\"sip:sales@pbx.example.com\", \"sip:sales@backup.example.com\"]\n";
     std::fs::write(&path, text).unwrap();
     let run = |args: &[&str]| {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_callgate"))
-            .arg("route")
-            .arg("--config")
-            .arg(&path)
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+        let out = output_ok(
+            std::process::Command::new(env!("CARGO_BIN_EXE_callgate"))
+                .arg("route")
+                .arg("--config")
+                .arg(&path)
+                .args(args),
+            "callgate route",
         );
         String::from_utf8(out.stdout).unwrap()
     };

@@ -21,6 +21,30 @@ fn answered(e: &PbxEvent) -> bool {
     matches!(e, PbxEvent::Answered { .. })
 }
 
+/// A sipp UAS playing `scenario` over `transport` (`fill` substituted into it), and a call to it
+/// offering G.711 and Opus.
+async fn call_sipp(
+    scenario: &str,
+    transport: &'static str,
+    fill: &[(&str, &str)],
+) -> (Sipp, Harness) {
+    let pbx = Sipp::uas(scenario, transport, fill);
+    let h = Harness::call(&pbx.uri(), &G711_OPUS, |_| {}).await;
+    (pbx, h)
+}
+
+/// We hang up: our BYE is answered and sipp's scenario ends in success.
+async fn hang_up_cleanly(h: &mut Harness, pbx: &mut Sipp) {
+    h.hang_up().await;
+    assert!(h.run_until_done(SECS(5)).await);
+    pbx.assert_success(SECS(5));
+}
+
+/// The leg's first failure event within `within`.
+async fn failure(h: &mut Harness, within: Duration) -> PbxEvent {
+    h.expect(within, |e| matches!(e, PbxEvent::Failed(_))).await
+}
+
 // Multi-threaded runtimes: the tests block on peers (std sleeps), and the transport's TCP
 // connection tasks must keep writing meanwhile.
 
@@ -108,24 +132,20 @@ async fn codec_negotiation_with_baresip_picks_what_both_sides_have() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invite_carries_x_wa_headers_and_caller_identity() {
     for transport in ["udp", "tcp"] {
-        let mut pbx = Sipp::uas("uas_headers.xml", transport, &[]);
-        let mut h = Harness::call(&pbx.uri(), &G711_OPUS, |_| {}).await;
+        let (mut pbx, mut h) = call_sipp("uas_headers.xml", transport, &[]).await;
         h.expect(SECS(5), |e| {
             matches!(e, PbxEvent::Progress { status: 180, .. })
         })
         .await;
         h.expect(SECS(5), answered).await;
-        h.hang_up().await;
-        assert!(h.run_until_done(SECS(5)).await);
-        pbx.assert_success(SECS(5));
+        hang_up_cleanly(&mut h, &mut pbx).await;
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancel_while_ringing_gets_487_and_no_failure() {
     for transport in ["udp", "tcp"] {
-        let mut pbx = Sipp::uas("uas_ring_cancel.xml", transport, &[]);
-        let mut h = Harness::call(&pbx.uri(), &G711_OPUS, |_| {}).await;
+        let (mut pbx, mut h) = call_sipp("uas_ring_cancel.xml", transport, &[]).await;
         h.expect(SECS(5), |e| matches!(e, PbxEvent::Progress { .. }))
             .await;
         h.cancel().await;
@@ -141,27 +161,22 @@ async fn cancel_while_ringing_gets_487_and_no_failure() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn error_statuses_become_the_matching_failure() {
-    for (status, want) in [
-        ("486 Busy Here", PbxFailure::Busy),
-        ("603 Decline", PbxFailure::Declined),
-        ("404 Not Found", PbxFailure::NotFound),
-        ("503 Service Unavailable", PbxFailure::ServerError(503)),
+    for (transport, status, want) in [
+        ("udp", "486 Busy Here", PbxFailure::Busy),
+        ("udp", "603 Decline", PbxFailure::Declined),
+        ("udp", "404 Not Found", PbxFailure::NotFound),
+        (
+            "udp",
+            "503 Service Unavailable",
+            PbxFailure::ServerError(503),
+        ),
+        ("tcp", "486 Busy Here", PbxFailure::Busy),
     ] {
-        let mut pbx = Sipp::uas("uas_reject.xml", "udp", &[("STATUS", status)]);
-        let mut h = Harness::call(&pbx.uri(), &G711_OPUS, |_| {}).await;
-        let e = h
-            .expect(SECS(5), |e| matches!(e, PbxEvent::Failed(_)))
-            .await;
-        assert_eq!(e, PbxEvent::Failed(want), "{status}");
+        let (mut pbx, mut h) = call_sipp("uas_reject.xml", transport, &[("STATUS", status)]).await;
+        let e = failure(&mut h, SECS(5)).await;
+        assert_eq!(e, PbxEvent::Failed(want), "{status} over {transport}");
         pbx.assert_success(SECS(5));
     }
-    let mut pbx = Sipp::uas("uas_reject.xml", "tcp", &[("STATUS", "486 Busy Here")]);
-    let mut h = Harness::call(&pbx.uri(), &G711_OPUS, |_| {}).await;
-    let e = h
-        .expect(SECS(5), |e| matches!(e, PbxEvent::Failed(_)))
-        .await;
-    assert_eq!(e, PbxEvent::Failed(PbxFailure::Busy));
-    pbx.assert_success(SECS(5));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -171,9 +186,7 @@ async fn silent_udp_target_is_unreachable_within_the_setup_timeout() {
     let port = silent.local_addr().unwrap().port();
     let started = std::time::Instant::now();
     let mut h = Harness::call(&format!("sip:agents@127.0.0.1:{port}"), &G711_OPUS, |_| {}).await;
-    let e = h
-        .expect(SECS(4), |e| matches!(e, PbxEvent::Failed(_)))
-        .await;
+    let e = failure(&mut h, SECS(4)).await;
     assert_eq!(e, PbxEvent::Failed(PbxFailure::Unreachable));
     let took = started.elapsed();
     assert!(
@@ -192,9 +205,7 @@ async fn closed_tcp_port_is_unreachable_at_once() {
         |_| {},
     )
     .await;
-    let e = h
-        .expect(SECS(4), |e| matches!(e, PbxEvent::Failed(_)))
-        .await;
+    let e = failure(&mut h, SECS(4)).await;
     assert_eq!(e, PbxEvent::Failed(PbxFailure::Unreachable));
     assert!(started.elapsed() < Duration::from_secs(1));
 }
@@ -202,15 +213,12 @@ async fn closed_tcp_port_is_unreachable_at_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hold_reinvite_is_answered_by_the_leg_and_reported() {
     for transport in ["udp", "tcp"] {
-        let mut pbx = Sipp::uas("uas_hold.xml", transport, &[]);
-        let mut h = Harness::call(&pbx.uri(), &G711_OPUS, |_| {}).await;
+        let (mut pbx, mut h) = call_sipp("uas_hold.xml", transport, &[]).await;
         h.expect(SECS(5), answered).await;
         h.expect(SECS(5), |e| *e == PbxEvent::Hold(true)).await;
         // Let sipp's ACK for our 200 arrive before the BYE.
         let _ = h.next_event(Duration::from_millis(300)).await;
-        h.hang_up().await;
-        assert!(h.run_until_done(SECS(5)).await);
-        pbx.assert_success(SECS(5));
+        hang_up_cleanly(&mut h, &mut pbx).await;
     }
 }
 
@@ -226,16 +234,13 @@ async fn digest_challenge_is_answered_with_the_configured_credentials() {
         })
         .await;
         h.expect(SECS(5), answered).await;
-        h.hang_up().await;
-        assert!(h.run_until_done(SECS(5)).await);
-        pbx.assert_success(SECS(5));
+        hang_up_cleanly(&mut h, &mut pbx).await;
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn digest_challenge_without_credentials_is_auth_failed() {
-    let _pbx = Sipp::uas("uas_auth.xml", "udp", &[]);
-    let mut h = Harness::call(&_pbx.uri(), &G711_OPUS, |_| {}).await;
+    let (_pbx, mut h) = call_sipp("uas_auth.xml", "udp", &[]).await;
     h.expect(SECS(5), |e| *e == PbxEvent::AuthFailed).await;
     assert!(h.leg.is_done());
 }

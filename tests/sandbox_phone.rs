@@ -3,6 +3,7 @@
 //! stays silent until the business sends first, and the sandbox wires it to pre_accept/accept,
 //! business-initiated connect, hang-ups and the control API.
 
+mod common;
 mod phone_support;
 
 use std::path::Path;
@@ -12,7 +13,9 @@ use std::time::{Duration, Instant};
 use callgate::cloud::graph::{GraphClient, GraphClientConfig};
 use callgate::sandbox::phone::{MediaReport, MetaPhone, PhoneConfig, audio};
 use callgate::sandbox::{CallState, PermissionKind, Sandbox, SandboxConfig, UserCall};
-use phone_support::{Business, ChildGuard};
+use common::process::{ChildGuard, output_ok};
+use common::{send_json, send_status};
+use phone_support::Business;
 use serde_json::{Value, json};
 
 /// The project venv made by `scripts/deps.sh test` (aiortc + numpy).
@@ -277,26 +280,17 @@ async fn aiortc_answering_the_phone_hears_440_and_the_phone_hears_1000() {
     assert!(r.connected && r.packets_out > 0, "{r:?}");
 
     // wa_peer.py ends after --duration and writes its recording.
-    let end = Instant::now() + Duration::from_secs(30);
-    let status = loop {
-        if let Some(s) = child.0.try_wait().unwrap() {
-            break s;
-        }
-        assert!(Instant::now() < end, "wa_peer.py did not finish");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let status = child
+        .exit_within(Duration::from_secs(30), "wa_peer.py")
+        .await;
     assert!(status.success(), "wa_peer.py failed: {status}");
-    let check = Command::new(PYTHON)
-        .arg(peer("audio-tools/audiocheck.py"))
-        .arg("freq")
-        .arg(&rec)
-        .args(["440", "15"])
-        .output()
-        .unwrap();
-    assert!(
-        check.status.success(),
-        "aiortc did not hear 440 Hz: {}",
-        String::from_utf8_lossy(&check.stdout)
+    output_ok(
+        Command::new(PYTHON)
+            .arg(peer("audio-tools/audiocheck.py"))
+            .arg("freq")
+            .arg(&rec)
+            .args(["440", "15"]),
+        "aiortc did not hear 440 Hz",
     );
 }
 
@@ -330,20 +324,31 @@ async fn wait_media(
     wait_report(&phone, Duration::from_secs(10), what, check).await
 }
 
+/// POSTs `body` to the sandbox control API at `sandbox/calls/{id}/{action}`; returns the status.
+async fn post_control(
+    http: &reqwest::Client,
+    base: &str,
+    id: &str,
+    action: &str,
+    body: Value,
+) -> reqwest::StatusCode {
+    send_status(
+        http.post(format!("{base}sandbox/calls/{id}/{action}"))
+            .json(&body),
+    )
+    .await
+}
+
 #[tokio::test]
 async fn user_call_media_flows_once_pre_accept_gives_the_phone_the_answer() {
     let (sb, client, base) = sandbox().await;
     let pnid = sb.config().numbers[0].0.clone();
     let http = reqwest::Client::new();
-    let created: Value = http
-        .post(format!("{base}sandbox/calls"))
-        .json(&json!({"from": "16315553602", "to_pnid": pnid, "tone_hz": 600}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let created = send_json(
+        http.post(format!("{base}sandbox/calls"))
+            .json(&json!({"from": "16315553602", "to_pnid": pnid, "tone_hz": 600})),
+    )
+    .await;
     let id = created["call_id"].as_str().unwrap().to_string();
     let offer = sb.call_state(&id).unwrap().offer_sdp.unwrap();
     assert!(offer.contains("a=ice-lite") && offer.contains("cname:WhatsAppAudioStream1"));
@@ -365,24 +370,18 @@ async fn user_call_media_flows_once_pre_accept_gives_the_phone_the_answer() {
     })
     .await;
 
-    let resp = http
-        .post(format!("{base}sandbox/calls/{id}/dtmf"))
-        .json(&json!({"digits": "42"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 204);
+    assert_eq!(
+        post_control(&http, &base, &id, "dtmf", json!({"digits": "42"})).await,
+        204
+    );
     biz.wait_for(Duration::from_secs(10), "digits 42", |s| {
         s.dtmf_in.digits() == "42"
     })
     .await;
-    let bad = http
-        .post(format!("{base}sandbox/calls/{id}/dtmf"))
-        .json(&json!({"digits": "4x"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(bad.status(), 400);
+    assert_eq!(
+        post_control(&http, &base, &id, "dtmf", json!({"digits": "4x"})).await,
+        400
+    );
 
     // Switch the user's phone to a WAV file (8 kHz, 800 Hz): the business hears it.
     let dir = tempfile::tempdir().unwrap();
@@ -393,44 +392,29 @@ async fn user_call_media_flows_once_pre_accept_gives_the_phone_the_answer() {
         })
         .collect();
     audio::write_wav_mono(&prompt, &tone, 8000).unwrap();
-    let resp = http
-        .post(format!("{base}sandbox/calls/{id}/play"))
-        .json(&json!({"wav": prompt}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 204);
+    assert_eq!(
+        post_control(&http, &base, &id, "play", json!({"wav": prompt})).await,
+        204
+    );
     biz.wait_for(Duration::from_secs(10), "800 Hz from the WAV", |s| {
         near(s.heard_hz(), 800.0)
     })
     .await;
-    let missing = http
-        .post(format!("{base}sandbox/calls/{id}/play"))
-        .json(&json!({"wav": dir.path().join("missing.wav")}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(missing.status(), 400);
+    let missing = dir.path().join("missing.wav");
+    assert_eq!(
+        post_control(&http, &base, &id, "play", json!({"wav": missing})).await,
+        400
+    );
 
-    let media: Value = http
-        .get(format!("{base}sandbox/calls/{id}/media"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let media = send_json(http.get(format!("{base}sandbox/calls/{id}/media"))).await;
     assert!(near(media["dominant_hz"].as_f64(), 1000.0), "{media}");
     assert_eq!(media["digits_sent"], "42");
 
     let wav = dir.path().join("heard.wav");
-    let resp = http
-        .post(format!("{base}sandbox/calls/{id}/recording"))
-        .json(&json!({"path": wav}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 204);
+    assert_eq!(
+        post_control(&http, &base, &id, "recording", json!({"path": wav})).await,
+        204
+    );
     let (pcm, rate) = callgate::sandbox::phone::audio::read_wav_mono(&wav).unwrap();
     assert_eq!(rate, 48_000);
     assert!(near(

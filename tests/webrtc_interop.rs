@@ -13,19 +13,10 @@ use std::time::{Duration, Instant};
 
 use callgate::sandbox::UserCall;
 use callgate::sandbox::phone::audio::{dominant_frequency, read_wav_mono, rms};
+use common::process::ChildGuard;
 use serde_json::{Value, json};
 
 const PYTHON: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/.venv/bin/python");
-
-/// Kills and reaps the peer when the test ends, whatever happens.
-struct ChildGuard(std::process::Child);
-
-impl Drop for ChildGuard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn near(hz: Option<f64>, expect: f64) -> bool {
     hz.is_some_and(|h| (h - expect).abs() < 15.0)
@@ -109,14 +100,9 @@ async fn aiortc_as_the_whatsapp_user_exchanges_tones_and_dtmf_with_baresip_throu
     pbx.command("sndcode", "8");
 
     // wa_peer.py ends after --duration and writes its recording and the digits it received.
-    let end = Instant::now() + Duration::from_secs(30);
-    let status = loop {
-        if let Some(s) = child.0.try_wait().unwrap() {
-            break s;
-        }
-        assert!(Instant::now() < end, "wa_peer.py did not finish");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let status = child
+        .exit_within(Duration::from_secs(30), "wa_peer.py")
+        .await;
     assert!(status.success(), "wa_peer.py failed:\n{}", peer_log());
 
     let (samples, rate) = read_wav_mono(&p("rec.wav")).expect("aiortc's recording");

@@ -127,33 +127,17 @@ impl Intake {
                     user: user_of(&c.origin.display_phone_number, &c.to, &c.from),
                     biz_opaque: c.biz_opaque_callback_data.as_deref(),
                 };
-                let delivered = match &c.sdp {
-                    Some(sdp) => self.registry.deliver_business(
-                        &c.call_id,
-                        hint,
-                        Input::MetaConnect {
-                            call_id: c.call_id.clone(),
-                            sdp: sdp.clone(),
-                        },
-                    ),
-                    None => false,
+                let input = c.sdp.clone().map(|sdp| Input::MetaConnect {
+                    call_id: c.call_id.clone(),
+                    sdp,
+                });
+                let detail = |delivered| {
+                    json!({
+                        "sdp_type": "answer", "delivered": delivered, "meta_call_id": c.call_id,
+                    })
                 };
-                count(
-                    name,
-                    if delivered {
-                        "delivered"
-                    } else {
-                        "unknown_call"
-                    },
-                );
-                let key = self.record_key(&c.call_id).await;
-                record::event(
-                    &self.store,
-                    &key,
-                    "webhook.connect",
-                    json!({"sdp_type": "answer", "delivered": delivered, "meta_call_id": c.call_id}),
-                )
-                .await;
+                self.to_business_call(name, &c.call_id, hint, input, "webhook.connect", detail)
+                    .await;
             }
             WebhookEvent::CallTerminate(t) => self.terminate(t).await,
             WebhookEvent::SettingsUpdate(u) => count(name, self.settings.on_webhook(u)),
@@ -169,26 +153,11 @@ impl Intake {
                     user: s.recipient.number.as_deref(),
                     biz_opaque: s.biz_opaque_callback_data.as_deref(),
                 };
-                let delivered = status.is_some_and(|st| {
-                    self.registry
-                        .deliver_business(&s.call_id, hint, Input::MetaStatus(st))
-                });
-                count(
-                    name,
-                    if delivered {
-                        "delivered"
-                    } else {
-                        "unknown_call"
-                    },
-                );
-                let key = self.record_key(&s.call_id).await;
-                record::event(
-                    &self.store,
-                    &key,
-                    "webhook.status",
-                    json!({"status": s.status.as_upper(), "delivered": delivered}),
-                )
-                .await;
+                let input = status.map(Input::MetaStatus);
+                let detail =
+                    |delivered| json!({"status": s.status.as_upper(), "delivered": delivered});
+                self.to_business_call(name, &s.call_id, hint, input, "webhook.status", detail)
+                    .await;
             }
             WebhookEvent::CallPermissionReply(r) => {
                 count(name, "applied");
@@ -229,6 +198,31 @@ impl Intake {
             .await
             .flatten()
             .map_or_else(|| meta_id.to_string(), |r| r.id)
+    }
+
+    /// Hands `input`, when there is one, to the business-initiated call `call_id`, counts whether a
+    /// call took it, and records the webhook on the call's timeline as `kind` with
+    /// `detail(delivered)`.
+    async fn to_business_call(
+        &self,
+        name: &'static str,
+        call_id: &str,
+        hint: BusinessCallHint<'_>,
+        input: Option<Input>,
+        kind: &str,
+        detail: impl FnOnce(bool) -> serde_json::Value,
+    ) {
+        let delivered = input.is_some_and(|i| self.registry.deliver_business(call_id, hint, i));
+        count(
+            name,
+            if delivered {
+                "delivered"
+            } else {
+                "unknown_call"
+            },
+        );
+        let key = self.record_key(call_id).await;
+        record::event(&self.store, &key, kind, detail(delivered)).await;
     }
 
     async fn user_connect(&self, c: CallConnect) {

@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 
 use super::phones::{PhoneId, Phones};
 use crate::cloud::signature::{SIGNATURE_HEADER, sign};
-use crate::sandbox::state::{CallRecord, CallState, Direction, unix_now};
+use crate::sandbox::state::{CallRecord, Direction, unix_now};
 use crate::sandbox::webhooks::{self, Origin};
 
 /// The business number the load run calls.
@@ -211,30 +211,14 @@ fn origin() -> Origin<'static> {
 
 /// The sandbox's record of a user call, as its webhook builders take it.
 fn record(call_id: &str, user: &str, offer: Option<String>) -> CallRecord {
-    CallRecord {
-        id: call_id.to_string(),
-        pnid: PNID.into(),
-        business_number: DISPLAY_NUMBER.into(),
-        user: user.to_string(),
-        direction: Direction::UserInitiated,
-        from: user.to_string(),
-        to: DISPLAY_NUMBER.into(),
-        state: CallState::Ringing,
-        end_status: None,
-        end_reason: None,
-        offer_sdp: offer,
-        pre_accept_sdp: None,
-        accept_sdp: None,
-        meta_answer_sdp: None,
-        biz_opaque_callback_data: None,
-        cta_payload: None,
-        deeplink_payload: None,
-        created_unix: unix_now(),
-        accepted_unix: None,
-        accepted_sent: false,
-        ended_unix: None,
-        actions: Vec::new(),
-    }
+    CallRecord::ringing(
+        call_id.to_string(),
+        PNID,
+        DISPLAY_NUMBER,
+        user,
+        Direction::UserInitiated,
+        offer,
+    )
 }
 
 /// The address a stand-in listens on, for configuring callgate.

@@ -10,7 +10,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, Method, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{MethodRouter, get, post};
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
@@ -34,35 +34,34 @@ type GraphResult = Result<Value, MetaError>;
 /// The Graph routes (state: the sandbox).
 pub fn routes() -> Router<Sandbox> {
     Router::new()
-        .route("/{ver}/{pnid}/calls", post(calls))
-        .route("/{ver}/{pnid}/messages", post(messages))
+        .route("/{ver}/{pnid}/calls", graph_post(Sandbox::handle_calls))
+        .route(
+            "/{ver}/{pnid}/messages",
+            graph_post(Sandbox::handle_messages),
+        )
         .route("/{ver}/{pnid}/call_permissions", get(call_permissions))
         .route(
             "/{ver}/{pnid}/settings",
-            get(get_settings).post(post_settings),
+            get(get_settings).merge(graph_post(Sandbox::handle_post_settings)),
         )
 }
 
-async fn calls(
-    State(sb): State<Sandbox>,
-    Path((_ver, pnid)): Path<(String, String)>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let result = sb.handle_calls(&headers, &pnid, &body);
-    sb.finish(Method::POST, &uri, &body, result)
-}
+/// What answers a `POST /{ver}/{pnid}/...`: the request headers, the phone number id and the raw
+/// body.
+type PostHandler = fn(&Sandbox, &HeaderMap, &str, &[u8]) -> GraphResult;
 
-async fn messages(
-    State(sb): State<Sandbox>,
-    Path((_ver, pnid)): Path<(String, String)>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let result = sb.handle_messages(&headers, &pnid, &body);
-    sb.finish(Method::POST, &uri, &body, result)
+/// The `POST` route of a Graph endpoint answered by `handle`, recorded like every request.
+fn graph_post(handle: PostHandler) -> MethodRouter<Sandbox> {
+    post(
+        move |State(sb): State<Sandbox>,
+              Path((_ver, pnid)): Path<(String, String)>,
+              uri: Uri,
+              headers: HeaderMap,
+              body: Bytes| async move {
+            let result = handle(&sb, &headers, &pnid, &body);
+            sb.finish(Method::POST, &uri, &body, result)
+        },
+    )
 }
 
 async fn call_permissions(
@@ -84,17 +83,6 @@ async fn get_settings(
 ) -> Response {
     let result = sb.handle_get_settings(&headers, &pnid);
     sb.finish(Method::GET, &uri, &[], result)
-}
-
-async fn post_settings(
-    State(sb): State<Sandbox>,
-    Path((_ver, pnid)): Path<(String, String)>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let result = sb.handle_post_settings(&headers, &pnid, &body);
-    sb.finish(Method::POST, &uri, &body, result)
 }
 
 fn parse_json(raw: &[u8]) -> Result<Value, MetaError> {
@@ -323,33 +311,22 @@ impl Sandbox {
         let origin = self.origin(pnid).expect("authorized number");
         let (answer, phone) = answer_business_offer(&offer, key_exchange(settings));
         let call = CallRecord {
-            id: new_id("wacid"),
-            pnid: pnid.to_string(),
-            business_number: origin.display_number.to_string(),
-            user: to.clone(),
-            direction: Direction::BusinessInitiated,
-            from: origin.display_number.to_string(),
-            to,
-            state: CallState::Ringing,
-            end_status: None,
-            end_reason: None,
-            offer_sdp: Some(offer),
-            pre_accept_sdp: None,
-            accept_sdp: None,
             meta_answer_sdp: Some(answer.clone()),
             biz_opaque_callback_data: opaque,
-            cta_payload: None,
-            deeplink_payload: None,
-            created_unix: unix_now(),
-            accepted_unix: None,
-            accepted_sent: false,
-            ended_unix: None,
             actions: vec![ActionLogEntry {
                 action: "connect".into(),
                 body: body.clone(),
                 http_status: 200,
                 error_code: None,
             }],
+            ..CallRecord::ringing(
+                new_id("wacid"),
+                pnid,
+                origin.display_number,
+                &to,
+                Direction::BusinessInitiated,
+                Some(offer),
+            )
         };
         let response = json!({"messaging_product": "whatsapp", "calls": [{"id": call.id}]});
         if let Some(phone) = phone {

@@ -99,31 +99,19 @@ impl Sandbox {
                 (sdp, Some(phone))
             }
         };
-        let now = unix_now();
         let record = CallRecord {
-            id: new_id("wacid"),
-            pnid: call.to_pnid.clone(),
-            business_number: origin.display_number.to_string(),
-            user: call.from.clone(),
-            direction: Direction::UserInitiated,
-            from: call.from.clone(),
-            to: origin.display_number.to_string(),
-            state: CallState::Ringing,
-            end_status: None,
-            end_reason: None,
-            offer_sdp: Some(offer_sdp),
-            pre_accept_sdp: None,
-            accept_sdp: None,
-            meta_answer_sdp: None,
-            biz_opaque_callback_data: None,
             cta_payload: call.cta_payload,
             deeplink_payload: call.deeplink_payload,
-            created_unix: now,
-            accepted_unix: None,
-            accepted_sent: false,
-            ended_unix: None,
-            actions: Vec::new(),
+            ..CallRecord::ringing(
+                new_id("wacid"),
+                &call.to_pnid,
+                origin.display_number,
+                &call.from,
+                Direction::UserInitiated,
+                Some(offer_sdp),
+            )
         };
+        let now = record.created_unix;
         let id = record.id.clone();
         let name = call.contact_name.as_deref().unwrap_or("Sandbox User");
         let body = webhooks::connect_user_initiated(&origin, &record, name, now);

@@ -117,6 +117,49 @@ pub struct CallRecord {
     pub actions: Vec<ActionLogEntry>,
 }
 
+impl CallRecord {
+    /// A call that starts ringing now: no answer, payload or Graph action yet. `from`/`to` follow
+    /// `direction` (user-initiated: the user calls the business number; business-initiated: the
+    /// business number calls the user).
+    pub fn ringing(
+        id: String,
+        pnid: &str,
+        business_number: &str,
+        user: &str,
+        direction: Direction,
+        offer_sdp: Option<String>,
+    ) -> CallRecord {
+        let (from, to) = match direction {
+            Direction::UserInitiated => (user, business_number),
+            Direction::BusinessInitiated => (business_number, user),
+        };
+        CallRecord {
+            id,
+            pnid: pnid.to_string(),
+            business_number: business_number.to_string(),
+            user: user.to_string(),
+            direction,
+            from: from.to_string(),
+            to: to.to_string(),
+            state: CallState::Ringing,
+            end_status: None,
+            end_reason: None,
+            offer_sdp,
+            pre_accept_sdp: None,
+            accept_sdp: None,
+            meta_answer_sdp: None,
+            biz_opaque_callback_data: None,
+            cta_payload: None,
+            deeplink_payload: None,
+            created_unix: unix_now(),
+            accepted_unix: None,
+            accepted_sent: false,
+            ended_unix: None,
+            actions: Vec::new(),
+        }
+    }
+}
+
 /// A permission the user granted (or not).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]

@@ -34,6 +34,25 @@ fn put_opt(obj: &mut Value, key: &str, v: &Option<String>) {
     }
 }
 
+/// The `calls[]` item of a `connect` webhook: the call's parties and Meta's SDP in `session`.
+fn connect_item(
+    call: &CallRecord,
+    direction: Direction,
+    sdp_type: &str,
+    sdp: &str,
+    timestamp: u64,
+) -> Value {
+    json!({
+        "id": call.id,
+        "from": call.from,
+        "to": call.to,
+        "event": "connect",
+        "timestamp": timestamp.to_string(),
+        "direction": direction.as_str(),
+        "session": {"sdp_type": sdp_type, "sdp": sdp},
+    })
+}
+
 /// `connect` for a user-initiated call: carries Meta's offer.
 pub fn connect_user_initiated(
     origin: &Origin<'_>,
@@ -41,15 +60,8 @@ pub fn connect_user_initiated(
     contact_name: &str,
     timestamp: u64,
 ) -> Value {
-    let mut c = json!({
-        "id": call.id,
-        "from": call.from,
-        "to": call.to,
-        "event": "connect",
-        "timestamp": timestamp.to_string(),
-        "direction": Direction::UserInitiated.as_str(),
-        "session": {"sdp_type": "offer", "sdp": call.offer_sdp.clone().unwrap_or_default()},
-    });
+    let offer = call.offer_sdp.as_deref().unwrap_or_default();
+    let mut c = connect_item(call, Direction::UserInitiated, "offer", offer, timestamp);
     put_opt(&mut c, "cta_payload", &call.cta_payload);
     put_opt(&mut c, "deeplink_payload", &call.deeplink_payload);
     envelope(
@@ -70,16 +82,14 @@ pub fn connect_business_initiated(
     answer_sdp: &str,
     timestamp: u64,
 ) -> Value {
-    let mut c = json!({
-        "id": call.id,
-        "from": call.from,
-        "to": call.to,
-        "event": "connect",
-        "timestamp": timestamp.to_string(),
-        "direction": Direction::BusinessInitiated.as_str(),
-        "session": {"sdp_type": "answer", "sdp": answer_sdp},
-        "connection": {"webrtc": {"sdp": answer_sdp}},
-    });
+    let mut c = connect_item(
+        call,
+        Direction::BusinessInitiated,
+        "answer",
+        answer_sdp,
+        timestamp,
+    );
+    c["connection"] = json!({"webrtc": {"sdp": answer_sdp}});
     put_opt(
         &mut c,
         "biz_opaque_callback_data",

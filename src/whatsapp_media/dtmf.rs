@@ -26,17 +26,6 @@ const END_REPEATS: u8 = 3;
 /// Longest digit accepted; the 16-bit duration field holds ~8 s at 8 kHz.
 const MAX_DIGIT: Duration = Duration::from_secs(5);
 
-/// Maps a DTMF digit (`0-9*#A-D`, case-insensitive) to its RFC 4733 event code.
-pub fn event_code(digit: char) -> Option<u8> {
-    match digit.to_ascii_uppercase() {
-        d @ '0'..='9' => Some(d as u8 - b'0'),
-        '*' => Some(10),
-        '#' => Some(11),
-        d @ 'A'..='D' => Some(d as u8 - b'A' + 12),
-        _ => None,
-    }
-}
-
 /// One packet the sender wants on the wire for the current tick.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct DtmfPacket {
@@ -157,11 +146,12 @@ fn units_8k(d: Duration) -> u16 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::media::dtmf::digit_to_event;
 
     #[test]
     fn digit_is_sent_on_one_timestamp_with_growing_duration_and_three_ends() {
         let mut s = DtmfSender::default();
-        s.push(event_code('5').unwrap(), Duration::from_millis(60));
+        s.push(digit_to_event('5').unwrap(), Duration::from_millis(60));
         let packets: Vec<_> = (0..6u64).filter_map(|k| s.tick(9600 + 960 * k)).collect();
         assert_eq!(packets.len(), 5, "3 growing reports ... then 2 more ends");
         assert!(
@@ -231,11 +221,11 @@ mod tests {
 
     #[test]
     fn digits_map_to_rfc4733_codes() {
-        let codes: Vec<_> = "09*#aD".chars().map(event_code).collect();
+        let codes: Vec<_> = "09*#aD".chars().map(digit_to_event).collect();
         assert_eq!(
             codes,
             [Some(0), Some(9), Some(10), Some(11), Some(12), Some(15)]
         );
-        assert_eq!(event_code('x'), None);
+        assert_eq!(digit_to_event('x'), None);
     }
 }

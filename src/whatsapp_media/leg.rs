@@ -11,11 +11,12 @@ use str0m::media::{Direction, Frequency, MediaKind, MediaTime, Mid, Pt, Telephon
 use str0m::net::{Protocol, Receive};
 use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc, RtcConfig};
 
-use super::dtmf::{DtmfReceiver, DtmfSender, event_code};
+use super::dtmf::{DtmfReceiver, DtmfSender};
 use super::sdp_text::strip_trickle;
 use super::sdp_text::{OpusParams, first_mid, normalise_candidates, offer_setup_passive};
 use super::wire::{dtls_handshake, rtp_ssrc_pt};
 use super::{WaEvent, WaLegConfig, WaMediaError, WaOutput, WaStats, Workarounds};
+use crate::media::dtmf::digit_to_event;
 
 /// How far ahead a dead leg asks to be woken (it has nothing left to do).
 const IDLE: Duration = Duration::from_secs(3600);
@@ -447,7 +448,7 @@ impl WaLeg {
     /// Queues a DTMF digit (`0-9*#A-D`) of `duration` (clamped to 20 ms..5 s); it goes out on
     /// the next audio ticks (see the module docs).
     pub fn start_dtmf(&mut self, digit: char, duration: Duration) -> Result<(), WaMediaError> {
-        let event = event_code(digit).ok_or(WaMediaError::InvalidDigit(digit))?;
+        let event = digit_to_event(digit).ok_or(WaMediaError::InvalidDigit(digit))?;
         if self.tele_pt.is_none() && self.mid.is_some() && self.pending.is_none() {
             return Err(WaMediaError::NoTelephoneEvent);
         }

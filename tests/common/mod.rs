@@ -1,9 +1,11 @@
 //! Shared set-up for gateway-level tests: the embedded default configuration on free loopback
-//! ports with a throw-away store, and helpers to sign and post webhooks like Meta.
+//! ports with a throw-away store, helpers to sign and post webhooks like Meta, and (for any test)
+//! HTTP one-liners and child-process helpers ([`process`]).
 #![allow(dead_code)]
 
 pub mod calls;
 pub mod hours;
+pub mod process;
 pub mod settings;
 
 use callgate::cloud::signature::sign;
@@ -62,15 +64,12 @@ impl TestGateway {
 
     /// Posts `body` to /webhook signed with the default app secret; returns the HTTP status.
     pub async fn post_signed(&self, body: &[u8]) -> u16 {
-        self.http
+        let req = self
+            .http
             .post(self.url("/webhook"))
             .header("X-Hub-Signature-256", sign(APP_SECRET.as_bytes(), body))
-            .body(body.to_vec())
-            .send()
-            .await
-            .unwrap()
-            .status()
-            .as_u16()
+            .body(body.to_vec());
+        send_status(req).await.as_u16()
     }
 
     /// Graph actions the sandbox received for `call_id`, in order.
@@ -102,6 +101,16 @@ impl TestGateway {
     pub async fn shutdown(self) {
         self.gw.shutdown().await;
     }
+}
+
+/// Sends `req` and returns the status of the response.
+pub async fn send_status(req: reqwest::RequestBuilder) -> reqwest::StatusCode {
+    req.send().await.unwrap().status()
+}
+
+/// Sends `req` and returns the response's JSON body.
+pub async fn send_json(req: reqwest::RequestBuilder) -> serde_json::Value {
+    req.send().await.unwrap().json().await.unwrap()
 }
 
 /// Polls `cond` every 10 ms until it holds; panics with `what` after 10 s.

@@ -42,10 +42,7 @@ async fn unknown_call_id_is_100_naming_the_call() {
 #[tokio::test]
 async fn wrong_sdp_type_for_pre_accept_is_100_with_details() {
     let env = start_default().await;
-    let id = env
-        .sandbox
-        .simulate_user_call(UserCall::new(USER, &env.pnid))
-        .unwrap();
+    let id = env.user_call();
     let resp = reqwest::Client::new()
         .post(env.base.join(&format!("v23.0/{}/calls", env.pnid)).unwrap())
         .bearer_auth(&env.sandbox.config().access_token)
@@ -72,10 +69,7 @@ async fn wrong_sdp_type_for_pre_accept_is_100_with_details() {
 #[tokio::test]
 async fn sdp_without_fingerprint_is_100_no_fingerprint_found() {
     let env = start_default().await;
-    let id = env
-        .sandbox
-        .simulate_user_call(UserCall::new(USER, &env.pnid))
-        .unwrap();
+    let id = env.user_call();
     let sdp: String = answer_sdp()
         .lines()
         .filter(|l| !l.starts_with("a=fingerprint"))
@@ -94,14 +88,8 @@ async fn sdp_without_fingerprint_is_100_no_fingerprint_found() {
 #[tokio::test]
 async fn accept_with_an_sdp_different_from_pre_accept_is_100() {
     let env = start_default().await;
-    let id = env
-        .sandbox
-        .simulate_user_call(UserCall::new(USER, &env.pnid))
-        .unwrap();
-    env.client
-        .pre_accept(&env.pnid, &id, &answer_sdp())
-        .await
-        .unwrap();
+    let id = env.user_call();
+    env.pre_accept(&id).await.unwrap();
     let other = answer_sdp().replace("a=ice-ufrag:X1ho", "a=ice-ufrag:Zzzz");
     let e = env
         .client
@@ -117,10 +105,7 @@ async fn accept_with_an_sdp_different_from_pre_accept_is_100() {
 #[tokio::test]
 async fn accept_after_the_user_hung_up_is_100() {
     let env = start_default().await;
-    let id = env
-        .sandbox
-        .simulate_user_call(UserCall::new(USER, &env.pnid))
-        .unwrap();
+    let id = env.user_call();
     env.sandbox.hangup(&id).unwrap();
     let e = env
         .client
@@ -135,11 +120,7 @@ async fn accept_after_the_user_hung_up_is_100() {
 #[tokio::test]
 async fn connect_without_permission_is_138006_with_http_401() {
     let env = start_default().await;
-    let e = env
-        .client
-        .connect(&env.pnid, USER, &offer_sdp(), None)
-        .await
-        .unwrap_err();
+    let e = env.connect_user().await.unwrap_err();
     let text = e.to_string();
     let (code, status, _, _) = api_error(e);
     assert_eq!((code, status), (MetaErrorCode::NoCallPermission, 401));
@@ -157,13 +138,8 @@ async fn graph_calls_on_a_sip_mode_number_are_131055() {
                    "servers":[{"hostname":"sip.example.com","port":5061}]}}}),
         )
         .unwrap();
-    env.sandbox
-        .set_permission(USER, PermissionKind::Permanent, None, false);
-    let e = env
-        .client
-        .connect(&env.pnid, USER, &offer_sdp(), None)
-        .await
-        .unwrap_err();
+    env.grant_permanent();
+    let e = env.connect_user().await.unwrap_err();
     assert!(e.to_string().contains("SIP mode"));
     let (code, status, _, _) = api_error(e);
     assert_eq!((code, status), (MetaErrorCode::SipModeEnabled, 400));
@@ -176,13 +152,8 @@ async fn connect_with_calling_disabled_is_138000() {
         .post_settings(&env.pnid, &json!({"calling":{"status":"DISABLED"}}))
         .await
         .unwrap();
-    env.sandbox
-        .set_permission(USER, PermissionKind::Permanent, None, false);
-    let e = env
-        .client
-        .connect(&env.pnid, USER, &offer_sdp(), None)
-        .await
-        .unwrap_err();
+    env.grant_permanent();
+    let e = env.connect_user().await.unwrap_err();
     let (code, status, _, _) = api_error(e);
     assert_eq!((code, status), (MetaErrorCode::CallingNotEnabled, 401));
 }
@@ -190,17 +161,9 @@ async fn connect_with_calling_disabled_is_138000() {
 #[tokio::test]
 async fn second_connect_to_a_user_in_a_call_is_138003() {
     let env = start_default().await;
-    env.sandbox
-        .set_permission(USER, PermissionKind::Permanent, None, false);
-    env.client
-        .connect(&env.pnid, USER, &offer_sdp(), None)
-        .await
-        .unwrap();
-    let e = env
-        .client
-        .connect(&env.pnid, USER, &offer_sdp(), None)
-        .await
-        .unwrap_err();
+    env.grant_permanent();
+    env.connect_user().await.unwrap();
+    let e = env.connect_user().await.unwrap_err();
     assert_eq!(api_error(e).0, MetaErrorCode::DuplicateCall);
     assert_eq!(env.sandbox.calls().len(), 1);
 }

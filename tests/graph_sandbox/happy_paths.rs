@@ -27,18 +27,13 @@ async fn connect_sends_an_offer_with_crlf_sdp_and_returns_the_call_id() {
 
 #[tokio::test]
 async fn business_connect_is_followed_by_ringing_and_a_connect_webhook_with_metas_answer() {
-    let (env, recv) = start_with_receiver(SandboxConfig::default(), 0).await;
-    env.sandbox
-        .set_permission(USER, PermissionKind::Permanent, None, false);
-    let id = env
-        .client
-        .connect(&env.pnid, USER, &offer_sdp(), None)
-        .await
-        .unwrap();
+    let (env, recv) = start_with_receiver(0, |_| {}).await;
+    env.grant_permanent();
+    let id = env.connect_user().await.unwrap();
     let hooks = recv.wait_for(2).await;
     assert_eq!(webhook_kind(&hooks[0]), "status:RINGING");
     assert_eq!(webhook_kind(&hooks[1]), "connect");
-    let call = &hooks[1]["entry"][0]["changes"][0]["value"]["calls"][0];
+    let call = &call_item(&hooks[1]);
     assert_eq!(call["id"], id.as_str());
     assert_eq!(call["direction"], "BUSINESS_INITIATED");
     assert_eq!(call["session"]["sdp_type"], "answer");
@@ -49,14 +44,8 @@ async fn business_connect_is_followed_by_ringing_and_a_connect_webhook_with_meta
 #[tokio::test]
 async fn pre_accept_then_accept_with_the_same_answer_connects_the_user_call() {
     let env = start_default().await;
-    let id = env
-        .sandbox
-        .simulate_user_call(UserCall::new(USER, &env.pnid))
-        .unwrap();
-    env.client
-        .pre_accept(&env.pnid, &id, &answer_sdp())
-        .await
-        .unwrap();
+    let id = env.user_call();
+    env.pre_accept(&id).await.unwrap();
     assert_eq!(
         env.sandbox.call_state(&id).unwrap().state,
         CallState::PreAccepted
@@ -81,11 +70,8 @@ async fn pre_accept_then_accept_with_the_same_answer_connects_the_user_call() {
 
 #[tokio::test]
 async fn reject_ends_a_ringing_user_call_with_a_failed_terminate_webhook() {
-    let (env, recv) = start_with_receiver(SandboxConfig::default(), 0).await;
-    let id = env
-        .sandbox
-        .simulate_user_call(UserCall::new(USER, &env.pnid))
-        .unwrap();
+    let (env, recv) = start_with_receiver(0, |_| {}).await;
+    let id = env.user_call();
     env.client.reject(&env.pnid, &id).await.unwrap();
     let call = env.sandbox.call_state(&id).unwrap();
     assert_eq!(call.state, CallState::Ended);
@@ -97,19 +83,13 @@ async fn reject_ends_a_ringing_user_call_with_a_failed_terminate_webhook() {
     let hooks = recv.wait_for(2).await;
     assert_eq!(webhook_kind(&hooks[0]), "connect");
     assert_eq!(webhook_kind(&hooks[1]), "terminate");
-    assert_eq!(
-        hooks[1]["entry"][0]["changes"][0]["value"]["calls"][0]["status"],
-        "FAILED"
-    );
+    assert_eq!(call_item(&hooks[1])["status"], "FAILED");
 }
 
 #[tokio::test]
 async fn terminate_of_an_accepted_call_completes_it_with_duration() {
-    let (env, recv) = start_with_receiver(SandboxConfig::default(), 0).await;
-    let id = env
-        .sandbox
-        .simulate_user_call(UserCall::new(USER, &env.pnid))
-        .unwrap();
+    let (env, recv) = start_with_receiver(0, |_| {}).await;
+    let id = env.user_call();
     env.client
         .accept(&env.pnid, &id, &answer_sdp(), None)
         .await
@@ -122,7 +102,7 @@ async fn terminate_of_an_accepted_call_completes_it_with_duration() {
         json!({"messaging_product":"whatsapp","call_id": id,"action":"terminate"})
     );
     let hooks = recv.wait_for(2).await;
-    let term = &hooks[1]["entry"][0]["changes"][0]["value"]["calls"][0];
+    let term = &call_item(&hooks[1]);
     assert_eq!(term["event"], "terminate");
     assert_eq!(term["status"], "COMPLETED");
     assert!(term["duration"].is_u64() && term["start_time"].is_string());
@@ -158,11 +138,7 @@ async fn call_permission_request_is_sent_as_an_interactive_message() {
 #[tokio::test]
 async fn call_permissions_report_a_temporary_grant_with_expiry_and_limits() {
     let env = start_default().await;
-    let none = env
-        .client
-        .get_call_permissions(&env.pnid, USER)
-        .await
-        .unwrap();
+    let none = env.user_permissions().await;
     assert_eq!(none.permission.status, PermissionStatus::NoPermission);
     assert!(!none.can_start_call());
     env.sandbox.set_permission(
@@ -171,11 +147,7 @@ async fn call_permissions_report_a_temporary_grant_with_expiry_and_limits() {
         Some(Duration::from_secs(3600)),
         false,
     );
-    let p = env
-        .client
-        .get_call_permissions(&env.pnid, USER)
-        .await
-        .unwrap();
+    let p = env.user_permissions().await;
     assert_eq!(p.permission.status, PermissionStatus::Temporary);
     assert!(p.permission.expiration_time.is_some());
     assert!(p.can_start_call());

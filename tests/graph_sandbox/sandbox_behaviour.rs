@@ -4,21 +4,12 @@ use super::*;
 
 #[tokio::test]
 async fn unanswered_user_call_ends_failed_after_the_answer_window() {
-    let config = SandboxConfig {
-        answer_window: Duration::from_millis(100),
-        ..SandboxConfig::default()
-    };
-    let (env, recv) = start_with_receiver(config, 0).await;
-    let id = env
-        .sandbox
-        .simulate_user_call(UserCall::new(USER, &env.pnid))
-        .unwrap();
+    let (env, recv) =
+        start_with_receiver(0, |c| c.answer_window = Duration::from_millis(100)).await;
+    let id = env.user_call();
     let hooks = recv.wait_for(2).await;
     assert_eq!(webhook_kind(&hooks[1]), "terminate");
-    assert_eq!(
-        hooks[1]["entry"][0]["changes"][0]["value"]["calls"][0]["status"],
-        "FAILED"
-    );
+    assert_eq!(call_item(&hooks[1])["status"], "FAILED");
     let call = env.sandbox.call_state(&id).unwrap();
     assert_eq!(call.end_reason.as_deref(), Some("answer_window_expired"));
 }
@@ -27,63 +18,42 @@ async fn unanswered_user_call_ends_failed_after_the_answer_window() {
 async fn control_api_simulates_a_call_and_shows_the_action_log() {
     let env = start_default().await;
     let http = reqwest::Client::new();
-    let created: Value = http
-        .post(env.base.join("sandbox/calls").unwrap())
-        .json(&json!({"from": USER, "to_pnid": env.pnid, "cta_payload": "order-42"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let created = send_json(
+        http.post(env.base.join("sandbox/calls").unwrap())
+            .json(&json!({"from": USER, "to_pnid": env.pnid, "cta_payload": "order-42"})),
+    )
+    .await;
     let id = created["call_id"].as_str().unwrap().to_string();
     env.client.reject(&env.pnid, &id).await.unwrap();
-    let call: Value = http
-        .get(env.base.join(&format!("sandbox/calls/{id}")).unwrap())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let call = send_json(http.get(env.base.join(&format!("sandbox/calls/{id}")).unwrap())).await;
     assert_eq!(call["state"], "ended");
     assert_eq!(call["cta_payload"], "order-42");
     assert_eq!(call["actions"][0]["action"], "reject");
-    let hangup = http
-        .post(
-            env.base
-                .join(&format!("sandbox/calls/{id}/hangup"))
-                .unwrap(),
-        )
-        .send()
-        .await
+    let hangup = env
+        .base
+        .join(&format!("sandbox/calls/{id}/hangup"))
         .unwrap();
-    assert_eq!(hangup.status(), 409, "hang-up of an ended call conflicts");
-    let perm = http
-        .put(
-            env.base
-                .join(&format!("sandbox/permissions/{USER}"))
-                .unwrap(),
-        )
-        .json(&json!({"status": "temporary", "expires_in_s": 60}))
-        .send()
-        .await
+    assert_eq!(
+        send_status(http.post(hangup)).await,
+        409,
+        "hang-up of an ended call conflicts"
+    );
+    let perm = env
+        .base
+        .join(&format!("sandbox/permissions/{USER}"))
         .unwrap();
-    assert_eq!(perm.status(), 204);
-    let p = env
-        .client
-        .get_call_permissions(&env.pnid, USER)
-        .await
-        .unwrap();
+    let grant = http
+        .put(perm)
+        .json(&json!({"status": "temporary", "expires_in_s": 60}));
+    assert_eq!(send_status(grant).await, 204);
+    let p = env.user_permissions().await;
     assert_eq!(p.permission.status, PermissionStatus::Temporary);
 }
 
 #[tokio::test]
 async fn webhooks_are_signed_with_the_app_secret_over_the_raw_body() {
-    let (env, recv) = start_with_receiver(SandboxConfig::default(), 0).await;
-    env.sandbox
-        .simulate_user_call(UserCall::new(USER, &env.pnid))
-        .unwrap();
+    let (env, recv) = start_with_receiver(0, |_| {}).await;
+    env.user_call();
     recv.wait_for(1).await;
     let (body, sig) = recv.hits.lock().unwrap()[0].clone();
     let secret = env.sandbox.config().app_secret.as_bytes();
@@ -96,50 +66,35 @@ async fn webhooks_are_signed_with_the_app_secret_over_the_raw_body() {
 
 #[tokio::test]
 async fn duplicate_deliveries_send_each_webhook_twice() {
-    let config = SandboxConfig {
-        duplicate_deliveries: true,
-        ..SandboxConfig::default()
-    };
-    let (env, recv) = start_with_receiver(config, 0).await;
-    let id = env
-        .sandbox
-        .simulate_user_call(UserCall::new(USER, &env.pnid))
-        .unwrap();
+    let (env, recv) = start_with_receiver(0, |c| c.duplicate_deliveries = true).await;
+    let id = env.user_call();
     env.sandbox.hangup(&id).unwrap();
     let hooks = recv.wait_for(4).await;
-    let kinds: Vec<String> = hooks.iter().map(webhook_kind).collect();
-    assert_eq!(kinds, ["connect", "connect", "terminate", "terminate"]);
+    assert_eq!(
+        kinds_of(&hooks),
+        ["connect", "connect", "terminate", "terminate"]
+    );
     assert_eq!(hooks[0], hooks[1]);
 }
 
 #[tokio::test]
 async fn reordered_deliveries_send_terminate_before_connect() {
-    let config = SandboxConfig {
-        reorder_deliveries: true,
-        reorder_hold: Duration::from_secs(5),
-        ..SandboxConfig::default()
-    };
-    let (env, recv) = start_with_receiver(config, 0).await;
-    let id = env
-        .sandbox
-        .simulate_user_call(UserCall::new(USER, &env.pnid))
-        .unwrap();
+    let (env, recv) = start_with_receiver(0, |c| {
+        c.reorder_deliveries = true;
+        c.reorder_hold = Duration::from_secs(5);
+    })
+    .await;
+    let id = env.user_call();
     env.sandbox.hangup(&id).unwrap();
     let hooks = recv.wait_for(2).await;
-    let kinds: Vec<String> = hooks.iter().map(webhook_kind).collect();
-    assert_eq!(kinds, ["terminate", "connect"]);
+    assert_eq!(kinds_of(&hooks), ["terminate", "connect"]);
 }
 
 #[tokio::test]
 async fn webhook_answered_500_is_retried_until_200() {
-    let config = SandboxConfig {
-        webhook_retry_backoff: Duration::from_millis(20),
-        ..SandboxConfig::default()
-    };
-    let (env, recv) = start_with_receiver(config, 1).await;
-    env.sandbox
-        .simulate_user_call(UserCall::new(USER, &env.pnid))
-        .unwrap();
+    let (env, recv) =
+        start_with_receiver(1, |c| c.webhook_retry_backoff = Duration::from_millis(20)).await;
+    env.user_call();
     let hooks = recv.wait_for(2).await;
     assert_eq!(hooks[0], hooks[1]);
     // The sender records an attempt once the receiver's answer is back.
@@ -157,30 +112,20 @@ async fn webhook_answered_500_is_retried_until_200() {
 
 #[tokio::test]
 async fn business_call_picked_up_then_declined_calls_send_accepted_and_rejected() {
-    let (env, recv) = start_with_receiver(SandboxConfig::default(), 0).await;
-    env.sandbox
-        .set_permission(USER, PermissionKind::Permanent, None, false);
-    let id = env
-        .client
-        .connect(&env.pnid, USER, &offer_sdp(), None)
-        .await
-        .unwrap();
+    let (env, recv) = start_with_receiver(0, |_| {}).await;
+    env.grant_permanent();
+    let id = env.connect_user().await.unwrap();
     env.sandbox.answer(&id).unwrap();
     assert_eq!(
         env.sandbox.call_state(&id).unwrap().state,
         CallState::Accepted
     );
     env.client.terminate(&env.pnid, &id).await.unwrap();
-    let id2 = env
-        .client
-        .connect(&env.pnid, USER, &offer_sdp(), None)
-        .await
-        .unwrap();
+    let id2 = env.connect_user().await.unwrap();
     env.sandbox.decline(&id2).unwrap();
     let hooks = recv.wait_for(8).await;
-    let kinds: Vec<String> = hooks.iter().map(webhook_kind).collect();
     assert_eq!(
-        kinds,
+        kinds_of(&hooks),
         [
             "status:RINGING",
             "connect",
@@ -192,19 +137,13 @@ async fn business_call_picked_up_then_declined_calls_send_accepted_and_rejected(
             "terminate"
         ]
     );
-    assert_eq!(
-        hooks[3]["entry"][0]["changes"][0]["value"]["calls"][0]["status"],
-        "COMPLETED"
-    );
-    assert_eq!(
-        hooks[7]["entry"][0]["changes"][0]["value"]["calls"][0]["status"],
-        "FAILED"
-    );
+    assert_eq!(call_item(&hooks[3])["status"], "COMPLETED");
+    assert_eq!(call_item(&hooks[7])["status"], "FAILED");
 }
 
 #[tokio::test]
 async fn granting_permission_replies_to_the_last_request_with_a_messages_webhook() {
-    let (env, recv) = start_with_receiver(SandboxConfig::default(), 0).await;
+    let (env, recv) = start_with_receiver(0, |_| {}).await;
     let wamid = env
         .client
         .send_call_permission_request(&env.pnid, USER, None)

@@ -1,34 +1,24 @@
 //! Test helpers for the sandbox phone: a minimal business media endpoint on str0m (full ICE,
 //! controlling, `setup:active` when answering, SSRC learning, Opus tone, manual RFC 4733 DTMF,
-//! recording), and a Drop guard for child processes.
+//! recording).
 
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
-use std::process::Child;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use callgate::sandbox::phone::audio::{self, FRAME_SAMPLES, SAMPLE_RATE, Source};
 use callgate::sandbox::phone::dtmf::{DtmfReceiver, DtmfSender};
 use callgate::sandbox::phone::shape;
+use callgate::sandbox::phone::with_meta_codecs;
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
-use str0m::format::{Codec, CodecExtra, FormatParams};
+use str0m::format::{Codec, CodecExtra};
 use str0m::media::{Direction, Frequency, MediaKind, MediaTime, Mid, TelephoneEvent};
 use str0m::net::{Protocol, Receive};
 use str0m::rtp::Ssrc;
 use str0m::{Candidate, Event, Input, Output, Rtc, RtcConfig};
 use tokio::net::UdpSocket;
-
-/// Kills and reaps a child process when dropped.
-pub struct ChildGuard(pub Child);
-
-impl Drop for ChildGuard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// What the business endpoint saw and does, shared with the test.
 #[derive(Default)]
@@ -66,28 +56,7 @@ impl Drop for Business {
 }
 
 fn config() -> Rtc {
-    let mut cfg = RtcConfig::new().clear_codecs();
-    cfg.codec_config().add_config(
-        111.into(),
-        None,
-        Codec::Opus,
-        Frequency::FORTY_EIGHT_KHZ,
-        Some(2),
-        FormatParams {
-            min_p_time: Some(20),
-            use_inband_fec: Some(true),
-            ..Default::default()
-        },
-    );
-    cfg.codec_config().add_config(
-        126.into(),
-        None,
-        Codec::Tele,
-        Frequency::EIGHT_KHZ,
-        None,
-        FormatParams::default(),
-    );
-    cfg.build(Instant::now())
+    with_meta_codecs(RtcConfig::new()).build(Instant::now())
 }
 
 async fn socket() -> (UdpSocket, SocketAddr) {

@@ -21,10 +21,31 @@ fn check_rate(rate: u32) -> Result<(), CodecError> {
     }
 }
 
-/// Opus decoder producing mono PCM at a fixed output rate.
-pub struct OpusDecoder {
-    inner: opus::Decoder,
+/// libopus state `C` ([`opus::Decoder`] or [`opus::Encoder`]) working on mono PCM at a fixed
+/// rate in 20 ms frames; used as [`OpusDecoder`] or [`OpusEncoder`].
+pub struct OpusCodec<C> {
+    inner: C,
     rate: u32,
+}
+
+/// Opus decoder producing mono PCM at a fixed output rate.
+pub type OpusDecoder = OpusCodec<opus::Decoder>;
+
+/// Opus encoder taking mono PCM at a fixed input rate, 20 ms per call.
+pub type OpusEncoder = OpusCodec<opus::Encoder>;
+
+impl<C> OpusCodec<C> {
+    /// PCM sample rate in Hz: the decoder's output rate, the encoder's input rate.
+    #[must_use]
+    pub fn rate(&self) -> u32 {
+        self.rate
+    }
+
+    /// Samples in one 20 ms frame at that rate.
+    #[must_use]
+    pub fn frame_samples(&self) -> usize {
+        self.rate as usize / 50
+    }
 }
 
 impl OpusDecoder {
@@ -33,18 +54,6 @@ impl OpusDecoder {
         check_rate(rate)?;
         let inner = opus::Decoder::new(rate, Channels::Mono).map_err(CodecError::opus)?;
         Ok(Self { inner, rate })
-    }
-
-    /// Output sample rate in Hz.
-    #[must_use]
-    pub fn rate(&self) -> u32 {
-        self.rate
-    }
-
-    /// Samples in one 20 ms frame at the output rate.
-    #[must_use]
-    pub fn frame_samples(&self) -> usize {
-        self.rate as usize / 50
     }
 
     /// Decodes one packet into `out`; returns the samples written.
@@ -74,12 +83,6 @@ impl OpusDecoder {
     }
 }
 
-/// Opus encoder taking mono PCM at a fixed input rate, 20 ms per call.
-pub struct OpusEncoder {
-    inner: opus::Encoder,
-    rate: u32,
-}
-
 impl OpusEncoder {
     /// A VoIP encoder for mono PCM at `rate` Hz with the given complexity (0..=10), in-band
     /// FEC enabled (WhatsApp offers `useinbandfec=1`).
@@ -93,18 +96,6 @@ impl OpusEncoder {
         inner.set_inband_fec(true).map_err(CodecError::opus)?;
         inner.set_packet_loss_perc(5).map_err(CodecError::opus)?;
         Ok(Self { inner, rate })
-    }
-
-    /// Input sample rate in Hz.
-    #[must_use]
-    pub fn rate(&self) -> u32 {
-        self.rate
-    }
-
-    /// Samples in one 20 ms frame at the input rate.
-    #[must_use]
-    pub fn frame_samples(&self) -> usize {
-        self.rate as usize / 50
     }
 
     /// Encodes exactly one 20 ms frame (`frame_samples()` samples) into `out`; returns bytes.

@@ -76,13 +76,14 @@ fn rtc_err(e: impl std::fmt::Display) -> PhoneError {
     PhoneError::Rtc(e.to_string())
 }
 
-/// An ICE-lite `Rtc` configuration with Meta's codec set: Opus 111 (minptime 20, FEC) and
-/// telephone-event/8000 on 126 (also the load generator's phones).
+/// An ICE-lite `Rtc` configuration with Meta's codec set (also the load generator's phones).
 pub(crate) fn meta_rtc_config() -> RtcConfig {
-    let mut cfg = RtcConfig::new()
-        .set_ice_lite(true)
-        .clear_codecs()
-        .clear_extension_map();
+    with_meta_codecs(RtcConfig::new().set_ice_lite(true).clear_extension_map())
+}
+
+/// `cfg` with only Meta's codec set: Opus 111 (minptime 20, FEC) and telephone-event/8000 on 126.
+pub fn with_meta_codecs(cfg: RtcConfig) -> RtcConfig {
+    let mut cfg = cfg.clear_codecs();
     cfg.codec_config().add_config(
         111.into(),
         None,
@@ -106,15 +107,17 @@ pub(crate) fn meta_rtc_config() -> RtcConfig {
     cfg
 }
 
-fn build_rtc(now: Instant) -> Rtc {
-    meta_rtc_config().build(now)
-}
-
-fn bind(ip: IpAddr) -> Result<UdpSocket, PhoneError> {
+/// A UDP socket on `ip` (any port) and an `Rtc` with Meta's codecs whose one host candidate is
+/// that socket's address.
+fn bind_rtc(ip: IpAddr) -> Result<(Rtc, UdpSocket, SocketAddr), PhoneError> {
     let io = |source| PhoneError::Socket { ip, source };
     let std_socket = std::net::UdpSocket::bind(SocketAddr::new(ip, 0)).map_err(io)?;
     std_socket.set_nonblocking(true).map_err(io)?;
-    UdpSocket::from_std(std_socket).map_err(io)
+    let socket = UdpSocket::from_std(std_socket).map_err(io)?;
+    let local = socket.local_addr().map_err(io)?;
+    let mut rtc = meta_rtc_config().build(Instant::now());
+    rtc.add_local_candidate(Candidate::host(local, "udp").map_err(rtc_err)?);
+    Ok((rtc, socket, local))
 }
 
 fn random_stream_id() -> String {
@@ -157,12 +160,7 @@ impl Engine {
 
     /// The offering phone (user-initiated call) and its Meta-shaped offer.
     pub(super) fn offerer(ip: IpAddr, source: Source) -> Result<(Engine, String), PhoneError> {
-        let socket = bind(ip)?;
-        let local = socket
-            .local_addr()
-            .map_err(|source| PhoneError::Socket { ip, source })?;
-        let mut rtc = build_rtc(Instant::now());
-        rtc.add_local_candidate(Candidate::host(local, "udp").map_err(rtc_err)?);
+        let (mut rtc, socket, local) = bind_rtc(ip)?;
         let mut api = rtc.sdp_api();
         let mid = api.add_media(
             MediaKind::Audio,
@@ -188,12 +186,7 @@ impl Engine {
         offer: SdpOffer,
         offer_text: &str,
     ) -> Result<(Engine, String), PhoneError> {
-        let socket = bind(ip)?;
-        let local = socket
-            .local_addr()
-            .map_err(|source| PhoneError::Socket { ip, source })?;
-        let mut rtc = build_rtc(Instant::now());
-        rtc.add_local_candidate(Candidate::host(local, "udp").map_err(rtc_err)?);
+        let (mut rtc, socket, local) = bind_rtc(ip)?;
         rtc.direct_api().start_dtls(true).map_err(rtc_err)?;
         let answer = rtc.sdp_api().accept_offer(offer).map_err(rtc_err)?;
         rtc.direct_api().set_ice_controlling(false);

@@ -21,6 +21,7 @@ use str0m::change::{SdpAnswer, SdpOffer};
 use tokio::sync::{mpsc, oneshot};
 
 pub(crate) use engine::meta_rtc_config;
+pub use engine::with_meta_codecs;
 use engine::{Command, Engine};
 
 /// Why the phone could not do what was asked.

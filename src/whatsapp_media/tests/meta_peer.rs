@@ -1,18 +1,19 @@
-//! A Meta-like WebRTC peer for the tests: a str0m `Rtc` in ICE-lite mode with Opus 111 and
-//! telephone-event/8000 on 126, one host candidate and no RTP header extensions, whose SDP is
-//! reshaped into Meta's (`str0m-meta.md` §1/§3). Like Meta it sends media only after it has
-//! received some, and it writes DTMF the libwebrtc way (48 kHz base on the 8 kHz PT).
+//! A Meta-like WebRTC peer for the tests: a str0m `Rtc` configured as the sandbox phone
+//! (ICE-lite, Opus 111 and telephone-event/8000 on 126, no RTP header extensions) with one host
+//! candidate, whose SDP is reshaped into Meta's (`str0m-meta.md` §1/§3). Like Meta it sends media
+//! only after it has received some, and it writes DTMF the libwebrtc way (48 kHz base on the 8 kHz
+//! PT).
 
 use std::net::SocketAddr;
 use std::time::Instant;
 
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
-use str0m::format::{Codec, CodecExtra, FormatParams};
+use str0m::format::CodecExtra;
 use str0m::media::{Direction, Frequency, MediaKind, MediaTime, Mid};
 use str0m::net::{Protocol, Receive};
-use str0m::rtp::ExtensionMap;
-use str0m::{Candidate, Event, Input, Output, Rtc, RtcConfig};
+use str0m::{Candidate, Event, Input, Output, Rtc};
 
+use crate::sandbox::phone::meta_rtc_config;
 use crate::whatsapp_media::dtmf::{DtmfReceiver, DtmfSender};
 use crate::whatsapp_media::{WaEvent, normalise_candidates};
 
@@ -34,34 +35,9 @@ pub struct MetaPeer {
     ts: u64,
 }
 
-fn config(now: Instant) -> Rtc {
-    let mut rc = RtcConfig::new()
-        .set_ice_lite(true)
-        .clear_codecs()
-        .set_extension_map(ExtensionMap::empty());
-    let opus = FormatParams {
-        min_p_time: Some(20),
-        use_inband_fec: Some(true),
-        ..Default::default()
-    };
-    let fr = Frequency::FORTY_EIGHT_KHZ;
-    let cc = rc.codec_config();
-    cc.add_config(111.into(), None, Codec::Opus, fr, Some(2), opus);
-    let tele = FormatParams::default();
-    cc.add_config(
-        126.into(),
-        None,
-        Codec::Tele,
-        Frequency::EIGHT_KHZ,
-        None,
-        tele,
-    );
-    rc.build(now)
-}
-
 impl MetaPeer {
     fn new(now: Instant, addr: SocketAddr) -> MetaPeer {
-        let mut rtc = config(now);
+        let mut rtc = meta_rtc_config().build(now);
         rtc.add_local_candidate(Candidate::host(addr, "udp").unwrap())
             .unwrap();
         MetaPeer {
