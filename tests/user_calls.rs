@@ -243,7 +243,7 @@ async fn unreachable_pbx_rejects_whatsapp_call_within_the_setup_timeout() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pbx_hold_reinvite_is_answered_without_touching_the_whatsapp_leg() {
-    let mut pbx = Sipp::uas("uas_hold.xml", "udp", &[]);
+    let pbx = Sipp::uas("uas_hold.xml", "udp", &[]);
     let t = gateway(&pbx.uri(), &["pcmu"]).await;
     let id = user_calls(&t);
     common::eventually("the PBX puts the call on hold", || {
@@ -262,13 +262,8 @@ async fn pbx_hold_reinvite_is_answered_without_touching_the_whatsapp_leg() {
         ["pre_accept", "accept"],
         "nothing about the hold goes to Meta"
     );
-    t.sandbox().hangup(&id).unwrap();
-    ended_record(&t, &id, Duration::from_secs(5)).await;
     // sipp's scenario checks our 200 answered its sendonly with recvonly, then our BYE.
-    tokio::task::spawn_blocking(move || pbx.assert_success(Duration::from_secs(10)))
-        .await
-        .unwrap();
-    t.shutdown().await;
+    user_hangs_up_and_sipp_passes(t, &id, pbx).await;
 }
 
 /// A user's call to sipp's echoing UAS (PCMU only, no telephone-event), up once the phone
@@ -277,7 +272,23 @@ async fn call_to_sipp_echo() -> (Sipp, TestGateway, String) {
     let pbx = Sipp::echo_uas();
     let t = gateway(&pbx.uri(), &["pcmu"]).await;
     let id = user_calls(&t);
-    let r = phone_until(&t, &id, Duration::from_secs(10), |r| {
+    phone_hears_its_echo(&t, &id, &pbx).await;
+    (pbx, t, id)
+}
+
+/// The WhatsApp user hangs up call `id`; its record ends and the sipp scenario must pass.
+async fn user_hangs_up_and_sipp_passes(t: TestGateway, id: &str, mut pbx: Sipp) {
+    t.sandbox().hangup(id).unwrap();
+    ended_record(&t, id, Duration::from_secs(5)).await;
+    tokio::task::spawn_blocking(move || pbx.assert_success(Duration::from_secs(10)))
+        .await
+        .unwrap();
+    t.shutdown().await;
+}
+
+/// Waits until the phone of call `id` hears its own 440 Hz echoed by `pbx`; panics if not.
+async fn phone_hears_its_echo(t: &TestGateway, id: &str, pbx: &Sipp) {
+    let r = phone_until(t, id, Duration::from_secs(10), |r| {
         r.recorded_ms > 1000 && near(r.dominant_hz, 440.0)
     })
     .await;
@@ -286,7 +297,6 @@ async fn call_to_sipp_echo() -> (Sipp, TestGateway, String) {
         "the WhatsApp user did not hear its own 440 Hz echoed: {r:?}\n{}",
         pbx.logs()
     );
-    (pbx, t, id)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -490,4 +500,22 @@ async fn pbx_sending_media_outlives_the_rtp_timeout() {
     t.sandbox().hangup(&id).unwrap();
     ended_record(&t, &id, Duration::from_secs(5)).await;
     t.shutdown().await;
+}
+
+/// A PBX that challenges our INVITE (401, digest MD5 qop=auth, user gw / s3cret, checked by
+/// sipp) gets the `[sip] username/password`, answers, and echoes the user's voice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pbx_challenging_our_invite_gets_the_configured_digest_credentials() {
+    let pbx = Sipp::uas_echo("uas_auth.xml");
+    let target = pbx.uri();
+    let t = common::start_with(move |c| {
+        c.routing.default = Some(target);
+        c.sip.codecs = vec!["pcmu".into()];
+        c.sip.username = Some("gw".into());
+        c.sip.password = Some(callgate::config::Secret::new("s3cret"));
+    })
+    .await;
+    let id = user_calls(&t);
+    phone_hears_its_echo(&t, &id, &pbx).await;
+    user_hangs_up_and_sipp_passes(t, &id, pbx).await;
 }

@@ -66,6 +66,8 @@ fn set(cfg: &mut Config, key: &str, value: &str) -> Result<(), String> {
         "sip_listen" => cfg.sip.listen = parse(value)?,
         "sip_setup_timeout_s" => cfg.sip.setup_timeout_s = parse(value)?,
         "sip_rtp_timeout_s" => cfg.sip.rtp_timeout_s = parse(value)?,
+        "sip_username" => cfg.sip.username = Some(value.trim().to_string()),
+        "sip_password" => cfg.sip.password = Some(Secret::new(value)),
         "media_public_ip" => cfg.media.public_ip = parse(value)?,
         "media_port_min" => cfg.media.port_min = parse(value)?,
         "media_port_max" => cfg.media.port_max = parse(value)?,

@@ -169,6 +169,13 @@ pub struct SipConfig {
     /// ended as if the PBX had hung up (it crashed or lost its network without a BYE); 0: never.
     #[serde(default = "default_sip_rtp_timeout")]
     pub rtp_timeout_s: u64,
+    /// Digest user name for when the PBX challenges our INVITEs (401/407), e.g. a hosted PBX's
+    /// trunk account; unset: a challenge fails the call.
+    #[serde(default)]
+    pub username: Option<String>,
+    /// Its password (a secret: prefer `CALLGATE_SIP_PASSWORD`).
+    #[serde(default)]
+    pub password: Option<secret::Secret>,
 }
 
 impl Default for SipConfig {
@@ -178,6 +185,8 @@ impl Default for SipConfig {
             setup_timeout_s: default_sip_setup_timeout(),
             codecs: default_sip_codecs(),
             rtp_timeout_s: default_sip_rtp_timeout(),
+            username: None,
+            password: None,
         }
     }
 }

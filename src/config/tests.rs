@@ -96,6 +96,24 @@ fn ringback_style_is_one_of_the_named_cadences() {
 }
 
 #[test]
+fn sip_trunk_username_without_password_is_a_problem() {
+    let text = DEFAULT_CONFIG.replace("# username = \"callgate\"", "username = \"callgate\"");
+    let p = problems(&text);
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert_eq!(p[0].key, "sip.password", "{p:?}");
+    let env = env(&[("CALLGATE_SIP_PASSWORD", "from-env")]);
+    let cfg = load_str("test.toml", &text, env).unwrap();
+    let leg = crate::pbx::LegConfig::new(&cfg.sip, "127.0.0.1:5070".parse().unwrap());
+    let c = leg
+        .credentials
+        .expect("credentials for the PBX's challenge");
+    assert_eq!(
+        (c.username.as_str(), c.password.as_str()),
+        ("callgate", "from-env")
+    );
+}
+
+#[test]
 fn invalid_toml_syntax_gives_the_line() {
     let text = "[http]\nlisten = \"127.0.0.1:1\n";
     let p = problems(text);

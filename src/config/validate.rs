@@ -198,6 +198,15 @@ pub(super) fn validate(cfg: &Config) -> Vec<(Vec<Seg>, String)> {
         }
     }
 
+    if cfg.sip.username.is_some() != cfg.sip.password.is_some() {
+        problem(
+            key(&["sip", "password"]),
+            "username and password go together: set both to answer the PBX's digest challenges, \
+             or neither"
+                .into(),
+        );
+    }
+
     let phones = &cfg.sip_phones;
     for (i, net) in phones.allow.iter().enumerate() {
         if parse_net(net).is_none() {

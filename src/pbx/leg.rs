@@ -54,7 +54,14 @@ impl LegConfig {
         Self {
             local,
             setup_timeout: Duration::from_secs(sip.setup_timeout_s.max(1)),
-            credentials: None,
+            credentials: sip
+                .username
+                .clone()
+                .zip(sip.password.as_ref())
+                .map(|(username, p)| Credentials {
+                    username,
+                    password: p.expose().to_string(),
+                }),
             timers: TimerConfig::default(),
             user_agent: format!("callgate/{}", env!("CARGO_PKG_VERSION")),
             next_hop: None,
