@@ -346,6 +346,7 @@ impl Legs {
             retire::retire(old);
             self.rtp = None;
             self.bridge = None;
+            self.pbx_media.disarm();
         }
         let Some(target) = ring.target.clone().or_else(|| self.route.clone()) else {
             return vec![
