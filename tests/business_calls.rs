@@ -412,7 +412,11 @@ async fn phone_call_refusal_says_why_in_the_warning_header() {
         "uac_refused.xml",
         t.gw.sip_addr,
         &format!("+{USER}"),
-        &[("STATUS", "403"), ("WHY", "permission")],
+        &[
+            ("STATUS", "403"),
+            ("WHY", "permission"),
+            ("NUMBER", "15550000001"),
+        ],
     );
     tokio::task::spawn_blocking(move || uac.assert_success(Duration::from_secs(15)))
         .await
@@ -613,5 +617,72 @@ async fn sipp_dials_with_a_delayed_offer_and_acks_without_sdp_so_callgate_hangs_
         "the timeline must show the delayed offer and why the media failed: {c}"
     );
     assert_terminated_at_meta(&t, &meta, "when the phone's ACK has no answer");
+    t.shutdown().await;
+}
+
+/// A gateway with a second business number (`+15550000002`, id 100000000000002).
+async fn gateway_with_two_numbers() -> TestGateway {
+    common::start_with(|c| {
+        let mut support = c.numbers[0].clone();
+        support.phone_number_id = "100000000000002".into();
+        support.display_phone_number = "15550000002".into();
+        c.numbers.push(support);
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pbx_chooses_the_business_number_a_phone_call_goes_out_from() {
+    let t = gateway_with_two_numbers().await;
+    t.sandbox()
+        .set_permission(USER, PermissionKind::Permanent, None, true);
+    let mut uac = support::sipp::Sipp::uac_echo(
+        "uac_business_number.xml",
+        t.gw.sip_addr,
+        &format!("+{USER}"),
+        &[("NUMBER", "+15550000002"), ("TALK_MS", "4000")],
+    );
+    let meta = sandbox_bic(&t).await;
+    t.sandbox().answer(&meta).unwrap();
+    let r = user_hears(&t, &meta, 440.0).await;
+    assert!(
+        near(r.dominant_hz, 440.0) && r.rms > 0.01,
+        "the user did not hear its 440 Hz echoed by sipp: {r:?}\n{}",
+        uac.logs()
+    );
+    let connect = t
+        .sandbox()
+        .requests()
+        .into_iter()
+        .find(|r| r.body["action"] == "connect")
+        .expect("a connect request");
+    assert!(
+        connect.path.contains("100000000000002"),
+        "connect must go out from the chosen number: {}",
+        connect.path
+    );
+    tokio::task::spawn_blocking(move || uac.assert_success(Duration::from_secs(20)))
+        .await
+        .unwrap();
+    t.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn phone_call_from_an_unknown_business_number_gets_404_and_nothing_reaches_meta() {
+    let t = gateway_with_two_numbers().await;
+    let mut uac = support::sipp::Sipp::uac(
+        "uac_refused.xml",
+        t.gw.sip_addr,
+        &format!("+{USER}"),
+        &[
+            ("STATUS", "404"),
+            ("WHY", "not a business number"),
+            ("NUMBER", "+15559999999"),
+        ],
+    );
+    tokio::task::spawn_blocking(move || uac.assert_success(Duration::from_secs(15)))
+        .await
+        .unwrap();
+    assert_eq!(connects_sent(&t), 0, "nothing may be sent to Meta");
     t.shutdown().await;
 }

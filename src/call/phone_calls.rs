@@ -20,6 +20,10 @@ use super::{BicOrigin, BusinessCallParams, Registry};
 use crate::config::{Config, Secret};
 use crate::pbx::{InboundLeg, NewCall, PbxMedia};
 
+/// The header a PBX sets to choose which business number calls the user (the display number,
+/// with or without `+`, or Meta's phone number id); absent: `[sip_phones] from_number`.
+pub const BUSINESS_NUMBER_HEADER: &str = "X-WA-Business-Number";
+
 /// How long a digest nonce stays valid.
 const NONCE_TTL: Duration = Duration::from_secs(300);
 /// INVITE Call-IDs remembered to ignore retransmissions that arrive before the call registered.
@@ -33,8 +37,11 @@ pub struct PhoneCallsConfig {
     pub credentials: Option<(String, Secret)>,
     /// Digest realm.
     pub realm: String,
-    /// The business number calls go out from: (phone number id, display number).
+    /// The business number calls go out from unless the INVITE names another in
+    /// [`BUSINESS_NUMBER_HEADER`]: (phone number id, display number).
     pub from: (String, String),
+    /// Every configured business number: (phone number id, display number).
+    pub numbers: Vec<(String, String)>,
     /// Concurrent calls at most (further INVITEs get 503).
     pub max_calls: usize,
 }
@@ -64,6 +71,11 @@ impl PhoneCallsConfig {
                 from.phone_number_id.clone(),
                 from.display_phone_number.clone(),
             ),
+            numbers: cfg
+                .numbers
+                .iter()
+                .map(|n| (n.phone_number_id.clone(), n.display_phone_number.clone()))
+                .collect(),
             max_calls: cfg.calls.max_concurrent,
         })
     }
@@ -165,6 +177,13 @@ async fn take(
         .await;
         return false;
     };
+    let from = match business_number(&call.request, cfg) {
+        Ok(f) => f,
+        Err(why) => {
+            refuse(call, 404, &why, None).await;
+            return false;
+        }
+    };
     if registry.active_calls() >= cfg.max_calls {
         refuse(
             call,
@@ -205,21 +224,38 @@ async fn take(
         }
     }
     let params = BusinessCallParams {
-        phone_number_id: cfg.from.0.clone(),
+        phone_number_id: from.0.clone(),
         to,
         biz_opaque: None,
         origin: BicOrigin::SipPhone,
         agent: None,
     };
     let key = registry
-        .start_phone_call(
-            params,
-            Some(cfg.from.1.clone()),
-            PhoneLeg { leg, inbox, rtp },
-        )
+        .start_phone_call(params, Some(from.1.clone()), PhoneLeg { leg, inbox, rtp })
         .await;
     tracing::info!(call = %key, from = %call.from.addr, "SIP phone's call to WhatsApp started");
     true
+}
+
+/// The business number the INVITE chose in [`BUSINESS_NUMBER_HEADER`], else the default; an
+/// error (saying why) when it names no configured number.
+fn business_number<'a>(
+    req: &callgate_sip::rsip::Request,
+    cfg: &'a PhoneCallsConfig,
+) -> Result<&'a (String, String), String> {
+    let Some(wanted) = message::header_value(req, BUSINESS_NUMBER_HEADER) else {
+        return Ok(&cfg.from);
+    };
+    let wanted = wanted.trim().trim_start_matches('+');
+    cfg.numbers
+        .iter()
+        .find(|(id, display)| id == wanted || display.trim_start_matches('+') == wanted)
+        .ok_or_else(|| {
+            format!(
+                "{BUSINESS_NUMBER_HEADER} {wanted:?} is not a business number of this gateway \
+                 ([[numbers]] display_phone_number or phone_number_id)"
+            )
+        })
 }
 
 /// The WhatsApp number in the Request-URI's user part (`+15551234567`, `15551234567`).
@@ -229,4 +265,48 @@ fn wa_user(req: &callgate_sip::rsip::Request) -> Option<String> {
     let user = rest.split_once('@')?.0;
     let user = user.split(';').next()?;
     super::wa_number(user)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg() -> PhoneCallsConfig {
+        let sales = ("100000000000001".to_string(), "15550000001".to_string());
+        let support = ("100000000000002".to_string(), "15550000002".to_string());
+        PhoneCallsConfig {
+            allow: Vec::new(),
+            credentials: None,
+            realm: "callgate".into(),
+            from: sales.clone(),
+            numbers: vec![sales, support],
+            max_calls: 10,
+        }
+    }
+
+    fn invite(header: Option<&str>) -> callgate_sip::rsip::Request {
+        let extra = header.map_or(String::new(), |v| format!("X-WA-Business-Number: {v}\r\n"));
+        let text = format!(
+            "INVITE sip:+16315553602@127.0.0.1:5070 SIP/2.0\r\n\
+             Via: SIP/2.0/UDP 127.0.0.1:5062;branch=z9hG4bK1\r\n\
+             From: <sip:agent7@127.0.0.1>;tag=a\r\nTo: <sip:+16315553602@127.0.0.1>\r\n\
+             Call-ID: c1\r\nCSeq: 1 INVITE\r\n{extra}Content-Length: 0\r\n\r\n"
+        );
+        callgate_sip::rsip::Request::try_from(text.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn the_pbx_chooses_the_business_number_by_display_number_or_id_else_the_default() {
+        let cfg = cfg();
+        let pnid = |h| business_number(&invite(h), &cfg).map(|n| n.0.as_str());
+        assert_eq!(pnid(None), Ok("100000000000001"));
+        assert_eq!(pnid(Some("+15550000002")), Ok("100000000000002"));
+        assert_eq!(pnid(Some("15550000002")), Ok("100000000000002"));
+        assert_eq!(pnid(Some("100000000000002")), Ok("100000000000002"));
+        let err = pnid(Some("+15559999999")).unwrap_err();
+        assert!(
+            err.contains("15559999999") && err.contains("[[numbers]]"),
+            "{err}"
+        );
+    }
 }
