@@ -134,7 +134,9 @@ impl Legs {
             return;
         };
         let Some(remote) = rtp.remote else { return };
-        if self.next_rtcp.is_some_and(|t| t > now) {
+        if self.next_rtcp.is_some_and(|t| t > now) || b.pbx_stream().packets() == 0 {
+            // The first report waits for our first RTP packet, so it is a sender report whose
+            // time the PBX's next receiver report echoes (that gives the round-trip time).
             return;
         }
         self.next_rtcp = Some(now + RTCP_INTERVAL);
