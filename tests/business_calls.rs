@@ -686,3 +686,34 @@ async fn phone_call_from_an_unknown_business_number_gets_404_and_nothing_reaches
     assert_eq!(connects_sent(&t), 0, "nothing may be sent to Meta");
     t.shutdown().await;
 }
+
+/// `user_first` to an agent behind a queue that plays early media (183 with SDP; sipp echoes the
+/// user's voice as its "announcement"): the user hears it, not our ringback, while the agent's
+/// phone has not answered; then the 200 connects the call.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn user_first_user_hears_the_queues_early_media_until_the_agent_answers() {
+    let mut queue =
+        support::sipp::Sipp::uas_echo_with("uas_early_media.xml", &[("RING_MS", "4000")]);
+    let t = common::start().await;
+    let (id, meta) = place_to_agent(&t, &queue.uri(), "user_first").await;
+    t.sandbox().answer(&meta).unwrap();
+    let r = user_hears(&t, &meta, 440.0).await;
+    assert!(
+        close(r.dominant_hz, 440.0) && r.rms > 0.01,
+        "the user did not hear the queue's early media (its own voice echoed): {r:?}\n{}",
+        queue.logs()
+    );
+    let c = get_call(&t, &id).await;
+    assert_ne!(
+        c["call"]["state"], "connected",
+        "the agent has not answered yet: {c}"
+    );
+    assert!(timeline_kinds(&c).contains(&"pbx.early_media"), "{c}");
+    wait_state(&t, &id, "connected").await;
+    t.sandbox().hangup(&meta).unwrap();
+    wait_state(&t, &id, "ended").await;
+    tokio::task::spawn_blocking(move || queue.assert_success(Duration::from_secs(10)))
+        .await
+        .unwrap();
+    t.shutdown().await;
+}

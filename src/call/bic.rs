@@ -302,6 +302,12 @@ impl Bic {
                 out.push(Action::Ringback(RingbackTo::WhatsApp));
                 BicState::JoiningAgent { deadline }
             }
+            Input::PbxEarlyMedia => {
+                // The agent's PBX plays something (a queue's announcement): the user, already on
+                // the line, hears it instead of our ringback.
+                out.push(Action::StartAudio);
+                BicState::JoiningAgent { deadline }
+            }
             Input::PbxAnswered => {
                 out.push(Action::Record(Step::PbxAnswered));
                 self.agent = Agent::Answered;

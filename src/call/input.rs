@@ -72,6 +72,9 @@ pub enum Input {
         /// The SIP status code.
         status: u16,
     },
+    /// The PBX sent early media (a 183 with an SDP answer we can bridge: a queue's
+    /// announcement or music before the agent answers).
+    PbxEarlyMedia,
     /// The PBX answered (200 OK to our INVITE; the SIP leg sends the ACK).
     PbxAnswered,
     /// The PBX leg failed with a final error response or a transport failure.
@@ -103,6 +106,7 @@ impl Input {
             Input::MetaStatus(_) => "meta_status",
             Input::MetaTerminate { .. } => "meta_terminate",
             Input::PbxProgress { .. } => "pbx_progress",
+            Input::PbxEarlyMedia => "pbx_early_media",
             Input::PbxAnswered => "pbx_answered",
             Input::PbxFailed(_) => "pbx_failed",
             Input::PbxHangup => "pbx_hangup",

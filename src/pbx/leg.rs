@@ -426,6 +426,13 @@ impl PbxLeg {
         if self.state == State::Proceeding && code > 100 {
             let early_sdp =
                 (!resp.body.is_empty()).then(|| String::from_utf8_lossy(&resp.body).into_owned());
+            // Early media: the answer in the 183 is the media until the 2xx says otherwise.
+            if let Some(n) = early_sdp
+                .as_deref()
+                .and_then(|sdp| self.media.as_ref()?.parse_answer(sdp).ok())
+            {
+                self.negotiated = Some(n);
+            }
             self.events.push_back(PbxEvent::Progress {
                 status: code,
                 early_sdp,
@@ -483,10 +490,15 @@ impl PbxLeg {
         }
         self.state = State::Answered;
         let remote_sdp = String::from_utf8_lossy(&resp.body).into_owned();
-        self.negotiated = self
+        let answer = self
             .media
             .as_ref()
             .and_then(|m| m.parse_answer(&remote_sdp).ok());
+        // A 2xx without SDP keeps the answer of the 183 before it (without 100rel that answer
+        // is not binding, but PBXes that send one mean it).
+        if answer.is_some() {
+            self.negotiated = answer;
+        }
         self.events.push_back(PbxEvent::Answered { remote_sdp });
     }
 

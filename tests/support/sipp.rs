@@ -40,7 +40,12 @@ impl Sipp {
 
     /// [`Sipp::uas`] over UDP with `-rtp_echo`: the caller hears itself.
     pub fn uas_echo(scenario: &str) -> Sipp {
-        let (dir, sf) = scenario_file(scenario, &[]);
+        Self::uas_echo_with(scenario, &[])
+    }
+
+    /// [`Sipp::uas_echo`] with `(NAME, value)` pairs replacing `@NAME@` in the scenario.
+    pub fn uas_echo_with(scenario: &str, fill: &[(&str, &str)]) -> Sipp {
+        let (dir, sf) = scenario_file(scenario, fill);
         Self::spawn(dir, "udp", &["-sf", &sf, "-timeout_error", "-rtp_echo"])
     }
 

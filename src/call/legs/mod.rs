@@ -581,8 +581,11 @@ impl Legs {
     fn drain_pbx(&mut self, out: &mut Vec<LegOutput>) {
         while let Some(e) = self.pbx.as_mut().and_then(PbxSide::poll_event) {
             match e {
-                PbxEvent::Progress { status, .. } => {
+                PbxEvent::Progress { status, early_sdp } => {
                     out.push(LegOutput::Input(Input::PbxProgress { status }));
+                    if early_sdp.is_some() {
+                        self.early_media(out);
+                    }
                 }
                 PbxEvent::Answered { .. } => match self.negotiated() {
                     Some(n) => {
@@ -591,7 +594,12 @@ impl Legs {
                         }
                         out.push(LegOutput::Note("pbx.media", negotiated_json(&n)));
                         out.push(LegOutput::Input(Input::PbxAnswered));
-                        self.ensure_bridge(out);
+                        if self.bridge.is_some() {
+                            // Bridged since the early media: the 2xx may have changed it.
+                            self.apply_renegotiation(&n);
+                        } else {
+                            self.ensure_bridge(out);
+                        }
                     }
                     None => out.extend(pbx_media_failed(
                         "the PBX answered without a usable SDP answer".into(),
@@ -668,6 +676,24 @@ impl Legs {
 
     /// Builds the bridge once both legs have negotiated their media (the PBX answered and the
     /// WhatsApp leg knows its payload types), whichever comes last.
+    /// A 183 with an SDP answer: the bridge starts on it, so what the PBX plays (a queue's
+    /// announcement) can reach the WhatsApp user where the call machine allows it
+    /// ([`Input::PbxEarlyMedia`]; a user-initiated call still waits for `accept`).
+    fn early_media(&mut self, out: &mut Vec<LegOutput>) {
+        if self.bridge.is_some() {
+            return;
+        }
+        let Some(n) = self.negotiated() else { return };
+        if let Some(rtp) = &mut self.rtp {
+            rtp.remote = n.remote;
+        }
+        out.push(LegOutput::Note("pbx.early_media", negotiated_json(&n)));
+        self.ensure_bridge(out);
+        if self.bridge.is_some() {
+            out.push(LegOutput::Input(Input::PbxEarlyMedia));
+        }
+    }
+
     fn ensure_bridge(&mut self, out: &mut Vec<LegOutput>) {
         if self.bridge.is_some() {
             return;

@@ -223,3 +223,20 @@ fn user_first_user_hears_ringback_while_the_agent_rings() {
     let out = h.feed(Input::PbxAnswered);
     assert_eq!(protocol(&out), vec![Action::StartAudio]);
 }
+
+#[test]
+fn user_first_user_hears_the_agents_early_media_instead_of_ringback() {
+    let mut h = user_first_joining();
+    let out = h.feed(Input::PbxProgress { status: 183 });
+    assert_eq!(protocol(&out), vec![Action::Ringback(RingbackTo::WhatsApp)]);
+    let out = h.feed(Input::PbxEarlyMedia);
+    assert_eq!(protocol(&out), vec![Action::StartAudio], "the gate opens");
+    assert_eq!(
+        h.call.state(),
+        CallState::RingingAgent,
+        "the agent still rings"
+    );
+    let out = h.feed(Input::PbxAnswered);
+    assert_eq!(protocol(&out), vec![Action::StartAudio]);
+    assert_eq!(h.call.state(), CallState::Connected);
+}

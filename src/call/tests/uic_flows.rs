@@ -371,3 +371,19 @@ fn duplicate_connect_terminate_and_pbx_answer_produce_no_duplicate_actions() {
     assert_eq!(protocol(&hangup).len(), 2, "one BYE and the end");
     assert!(protocol(&h.feed(user_terminate())).is_empty());
 }
+
+#[test]
+fn pbx_early_media_reaches_the_caller_only_after_accept() {
+    let (mut h, _) = ringing();
+    h.feed(ok(GraphRequestKind::PreAccept));
+    h.feed(Input::PbxProgress { status: 183 });
+    let out = h.feed(Input::PbxEarlyMedia);
+    assert!(
+        !out.contains(&Action::StartAudio),
+        "no PBX audio before accept"
+    );
+    h.feed(Input::MediaConnected);
+    h.feed(Input::PbxAnswered);
+    let out = h.feed(ok(GraphRequestKind::Accept));
+    assert_eq!(protocol(&out), vec![Action::StartAudio]);
+}
