@@ -605,9 +605,10 @@ impl Bridge {
                     .filter(|(lsr, _)| *lsr == b.lsr && b.lsr != 0);
                 if let Some((_, sent)) = ours {
                     let held = Duration::from_micros(u64::from(b.dlsr) * 1_000_000 / 65_536);
-                    if let Some(rtt) = now.saturating_duration_since(sent).checked_sub(held) {
-                        self.rtcp.rtt = Some(rtt);
-                    }
+                    // A PBX that counts its hold time in whole milliseconds can report more
+                    // than the whole round trip on a fast network: that is a round trip of ~0.
+                    let rtt = now.saturating_duration_since(sent).saturating_sub(held);
+                    self.rtcp.rtt = Some(rtt);
                 }
             }
         }

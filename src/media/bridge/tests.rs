@@ -652,6 +652,15 @@ fn rtt_comes_from_the_pbx_receiver_report_on_our_sender_report() {
     let rtt = b.pbx_rtt().unwrap();
     assert!((rtt.as_secs_f64() - 0.040).abs() < 0.001, "{rtt:?}");
     assert!((b.stats().pbx_rtt_ms.unwrap() - 40.0).abs() < 1.0);
+    // On loopback a PBX that counts its hold in whole milliseconds (baresip) can report 2 ms
+    // held when only 1.5 ms passed: a round trip of zero, not none.
+    let block = ReportBlock {
+        dlsr: 65_536 * 2 / 1000,
+        ..block
+    };
+    let n = write_report(&mut buf, 0xAB, None, Some(block), "pbx").unwrap();
+    b.on_pbx_rtp(&buf[..n], t0 + Duration::from_micros(1500));
+    assert_eq!(b.pbx_rtt(), Some(Duration::ZERO));
 }
 
 #[test]
