@@ -210,15 +210,7 @@ async fn metrics_count_webhooks_and_graph_requests() {
         .await
         .unwrap();
     assert_eq!(unsigned.status(), 401);
-    let text = t
-        .http
-        .get(t.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = t.metrics().await;
     for needle in [
         "callgate_webhooks_total{outcome=\"accepted\"}",
         "callgate_webhooks_total{outcome=\"bad_signature\"}",

@@ -475,6 +475,11 @@ async fn silent_pbx_gets_bye_after_the_rtp_timeout_and_the_user_call_is_terminat
             .iter()
             .any(|k| k == "pbx.media_timeout")
     );
+    let metrics = t.metrics().await;
+    assert!(
+        metrics.contains("callgate_pbx_rtp_timeouts_total"),
+        "an operator can alert on PBXes that vanish:\n{metrics}"
+    );
     // sipp's built-in UAS only succeeds once it got our BYE.
     tokio::task::spawn_blocking(move || pbx.assert_success(Duration::from_secs(10)))
         .await

@@ -87,6 +87,18 @@ impl TestGateway {
             .collect()
     }
 
+    /// What `GET /metrics` shows now (Prometheus text).
+    pub async fn metrics(&self) -> String {
+        self.http
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     /// Timeline kinds recorded for `call_id`.
     pub fn timeline_kinds(&self, call_id: &str) -> Vec<String> {
         self.gw

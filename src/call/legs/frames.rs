@@ -40,6 +40,7 @@ impl Legs {
                  without a BYE (crashed, lost its network, or a NAT dropped its media)"
             );
             tracing::warn!(%detail, "ending the call");
+            metrics::counter!("callgate_pbx_rtp_timeouts_total").increment(1);
             out.push(LegOutput::Note(
                 "pbx.media_timeout",
                 json!({"detail": detail}),
