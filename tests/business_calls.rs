@@ -68,15 +68,7 @@ async fn place(t: &TestGateway, body: Value) -> (u16, Value) {
 }
 
 async fn get_call(t: &TestGateway, id: &str) -> Value {
-    t.http
-        .get(t.url(&format!("/v1/calls/{id}")))
-        .bearer_auth(API_TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    t.api_get(&format!("/v1/calls/{id}")).await
 }
 
 /// The Meta call id of our call once callgate has learned it.

@@ -11,7 +11,7 @@ use callgate::policy::hours::{CallHours, Holiday, WeeklyHours};
 use callgate::settings::CallingSettings;
 use callgate::settings::cli::{SettingsCommand, SettingsError, run};
 use common::hours::date_in;
-use common::{API_TOKEN, PNID, TestGateway};
+use common::{PNID, TestGateway};
 use serde_json::{Value, json};
 
 /// Weekdays 09:00-17:00 in Manaus with one holiday on `holiday`.
@@ -48,15 +48,7 @@ async fn setup(number: impl Fn(&mut Config) + Clone + Send + 'static) -> (TestGa
 }
 
 async fn status(t: &TestGateway, pnid: &str) -> Value {
-    t.http
-        .get(t.url(&format!("/v1/numbers/{pnid}/status")))
-        .bearer_auth(API_TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    t.api_get(&format!("/v1/numbers/{pnid}/status")).await
 }
 
 /// Polls the status API of `pnid` until `cond` holds (10 s at most).

@@ -87,6 +87,11 @@ impl TestGateway {
             .collect()
     }
 
+    /// `GET path` on the operator API (with the operator token): the JSON body.
+    pub async fn api_get(&self, path: &str) -> serde_json::Value {
+        send_json(self.http.get(self.url(path)).bearer_auth(API_TOKEN)).await
+    }
+
     /// What `GET /metrics` shows now (Prometheus text).
     pub async fn metrics(&self) -> String {
         self.http

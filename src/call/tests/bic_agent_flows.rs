@@ -117,13 +117,7 @@ fn agent_first_user_rejection_hangs_up_the_agent() {
 fn agent_first_agent_hanging_up_while_the_user_rings_terminates_at_meta() {
     let mut h = agent_first_dialing();
     h.feed(connect_ok());
-    let out = h.feed(Input::PbxHangup);
-    assert_eq!(protocol(&out), vec![bic_terminate()]);
-    let outcome = ended(&h.feed(ok(GraphRequestKind::Terminate)));
-    assert_eq!(
-        (outcome.reason, outcome.by),
-        (EndReason::HungUp, Side::Business)
-    );
+    super::bic_flows::pbx_hangup_terminates_at_meta(h);
 }
 
 #[test]

@@ -183,9 +183,8 @@ fn connect_error_ends_with_meta_code_and_answers_the_sip_phone() {
     assert_eq!(outcome.meta_error_code, Some(138006));
 }
 
-#[test]
-fn business_hangup_from_the_sip_phone_terminates_at_meta() {
-    let mut h = connected();
+/// The agent's or phone's BYE: `terminate` at Meta, the call ended by the business.
+pub(super) fn pbx_hangup_terminates_at_meta(mut h: Harness) {
     let out = h.feed(Input::PbxHangup);
     assert_eq!(protocol(&out), vec![bic_terminate()]);
     let outcome = ended(&h.feed(ok(GraphRequestKind::Terminate)));
@@ -193,6 +192,11 @@ fn business_hangup_from_the_sip_phone_terminates_at_meta() {
         (outcome.reason, outcome.by),
         (EndReason::HungUp, Side::Business)
     );
+}
+
+#[test]
+fn business_hangup_from_the_sip_phone_terminates_at_meta() {
+    pbx_hangup_terminates_at_meta(connected());
 }
 
 #[test]
