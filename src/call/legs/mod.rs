@@ -594,12 +594,7 @@ impl Legs {
                         }
                         out.push(LegOutput::Note("pbx.media", negotiated_json(&n)));
                         out.push(LegOutput::Input(Input::PbxAnswered));
-                        if self.bridge.is_some() {
-                            // Bridged since the early media: the 2xx may have changed it.
-                            self.apply_renegotiation(&n);
-                        } else {
-                            self.ensure_bridge(out);
-                        }
+                        self.bridge_media(&n, out);
                     }
                     None => out.extend(pbx_media_failed(
                         "the PBX answered without a usable SDP answer".into(),
@@ -609,11 +604,7 @@ impl Legs {
                 PbxEvent::OfferAnswered => {
                     if let Some(n) = self.negotiated() {
                         out.push(LegOutput::Note("pbx.media", negotiated_json(&n)));
-                        if self.bridge.is_some() {
-                            self.apply_renegotiation(&n);
-                        } else {
-                            self.ensure_bridge(out);
-                        }
+                        self.bridge_media(&n, out);
                     }
                 }
                 PbxEvent::MediaFailed(detail) => out.extend(pbx_media_failed(detail)),
@@ -691,6 +682,16 @@ impl Legs {
         self.ensure_bridge(out);
         if self.bridge.is_some() {
             out.push(LegOutput::Input(Input::PbxEarlyMedia));
+        }
+    }
+
+    /// The PBX's media is final (its 2xx, or the ACK answering our offer): the bridge starts
+    /// on it, or follows it when it already runs (since early media, or a re-offer).
+    fn bridge_media(&mut self, n: &Negotiated, out: &mut Vec<LegOutput>) {
+        if self.bridge.is_some() {
+            self.apply_renegotiation(n);
+        } else {
+            self.ensure_bridge(out);
         }
     }
 
